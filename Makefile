@@ -1,0 +1,37 @@
+# One command to start the app (`make run`), one to run every test (`make test`).
+# Both create .venv on first use and are quick afterwards: installs re-run only when a requirements file changes.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint weights clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.app-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt $(VENV)/.app-installed
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $@
+
+weights: $(VENV)/.app-installed
+	$(BIN)/python -m cnnviz.weights fetch
+
+run: weights
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address localhost
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(VENV)/.dev-installed weights lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -1,0 +1,1 @@
+"""Data the project trains on: digits and synthetic shapes scenes."""
