@@ -1,0 +1,43 @@
+"""The model zoo: the lecture's networks, where their weights come from, and one way to load them all.
+
+>>> from cnnviz.models import load, list_specs
+>>> [spec.name for spec in list_specs("classification")][:2]
+['lenet5', 'mobilenet_v2']
+>>> lenet = load("lenet5")  # bundled weights, offline
+>>> lenet.model(lenet.preprocess(image)).softmax(dim=1)  # doctest: +SKIP
+
+Each model module registers its specs when imported; importing this package imports them all.
+"""
+
+from __future__ import annotations
+
+# Registration order is the order pages list the models in: the lecture's history first.
+from cnnviz.models import lenet as lenet
+from cnnviz.models import zoo as zoo
+from cnnviz.models.registry import (
+    BundledWeights,
+    LoadedModel,
+    ModelSpec,
+    WeightsMissingError,
+    WeightSource,
+    build_untrained,
+    get_spec,
+    list_specs,
+    load,
+    register,
+    weights_present,
+)
+
+__all__ = [
+    "BundledWeights",
+    "LoadedModel",
+    "ModelSpec",
+    "WeightSource",
+    "WeightsMissingError",
+    "build_untrained",
+    "get_spec",
+    "list_specs",
+    "load",
+    "register",
+    "weights_present",
+]

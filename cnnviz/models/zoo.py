@@ -1,0 +1,222 @@
+"""torchvision's ImageNet classifiers: the lecture's history at full size, and MobileNetV2 from a weight pack.
+
+Pretrained weights live in the torch hub cache (``torch.hub.get_dir()/checkpoints``) under the basename of
+``weights.url``. The cache is checked before torchvision is asked for anything, so a missing file never
+turns into a silent download that a firewall could hang: it is downloaded explicitly (with a timeout and
+progress), or a :class:`~cnnviz.models.registry.WeightsMissingError` says in one sentence what is missing.
+Class names and preprocessing come from torchvision's weights enum, which needs no file.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torchvision
+from torch import nn
+from torchvision.models import WeightsEnum
+
+from cnnviz.models.registry import ModelSpec, Progress, Source, WeightsLabel, WeightsMissingError, register
+from cnnviz.weights import WeightsCheckError, download_url, hub_checkpoints_dir
+
+__all__ = ["ZOO", "HubWeights", "TorchvisionBuilder"]
+
+_FETCH_HINT = "run `python -m cnnviz.weights fetch`"
+
+
+@dataclass(frozen=True)
+class TorchvisionBuilder:
+    """Builds a torchvision model with untrained weights (``weights=None``), which needs no network.
+
+    Attributes:
+        arch: torchvision's model name, e.g. ``"resnet18"``.
+        kwargs: extra builder arguments as ``(key, value)`` pairs (detectors need ``weights_backbone=None``).
+    """
+
+    arch: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self) -> nn.Module:
+        return torchvision.models.get_model(self.arch, weights=None, **dict(self.kwargs))
+
+
+@dataclass(frozen=True)
+class HubWeights:
+    """Pretrained torchvision weights, read from the torch hub cache.
+
+    Attributes:
+        weights: the torchvision weights enum member, e.g. ``ResNet18_Weights.IMAGENET1K_V1``.
+        arch: torchvision's model name passed to ``torchvision.models.get_model``.
+        label: "torchvision pretrained", or "weight pack" for a file that a weight pack places in the cache.
+        download: whether a missing file may be downloaded from ``weights.url``; a weight-pack file is not.
+    """
+
+    weights: WeightsEnum
+    arch: str
+    label: WeightsLabel = "torchvision pretrained"
+    download: bool = True
+
+    def path(self) -> Path:
+        return hub_checkpoints_dir() / Path(self.weights.url).name
+
+    def present(self) -> bool:
+        return self.path().is_file()
+
+    def describe(self) -> str:
+        return f"{type(self.weights).__name__}.{self.weights.name}"
+
+    def load(self, spec: ModelSpec, progress: Progress) -> nn.Module:
+        path = self.path()
+        if not path.is_file():
+            if not self.download:
+                raise WeightsMissingError(
+                    f"The weight pack file for {spec.name} is not on this machine ({path}); {_FETCH_HINT} "
+                    "or choose untrained weights."
+                )
+            try:
+                download_url(self.weights.url, path, progress=progress)
+            except (OSError, WeightsCheckError) as err:
+                raise WeightsMissingError(
+                    f"Pretrained weights for {spec.name} are not in the torch hub cache ({path}) and "
+                    f"could not be downloaded ({err}); connect to the internet once or choose untrained "
+                    "weights."
+                ) from err
+        try:
+            # The file is in the cache now, so torchvision's loader reads it and downloads nothing.
+            return torchvision.models.get_model(self.arch, weights=self.weights, progress=False)
+        except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
+            raise WeightsMissingError(
+                f"The pretrained weights file {path} for {spec.name} cannot be read ({type(err).__name__}); "
+                "delete it so it is fetched again, or choose untrained weights."
+            ) from err
+
+
+@dataclass(frozen=True)
+class _Entry:
+    arch: str
+    weights: str
+    family: str
+    year: int
+    tags: tuple[str, ...]
+    note: str
+    note_ko: str
+
+
+# Names, families and notes in the lecture's words; weights: torchvision's best ImageNet-1K weights for each.
+_TORCHVISION: tuple[_Entry, ...] = (
+    _Entry(
+        "alexnet",
+        "IMAGENET1K_V1",
+        "AlexNet",
+        2012,
+        (),
+        "AlexNet (2012 ILSVRC winner): ReLU instead of tanh, max pooling, dropout and data augmentation.",
+        "AlexNet (2012 ILSVRC 우승): tanh 대신 ReLU, Max Pooling, Drop Out, Data Augmentation 사용.",
+    ),
+    _Entry(
+        "vgg16",
+        "IMAGENET1K_V1",
+        "VGG",
+        2014,
+        (),
+        "VGG-16 (2014): only 3×3 filters (stride 1, padding 1) and max pooling, stacked deep; two 3×3 layers "
+        "see a 5×5 field with fewer parameters.",
+        "VGGNet (2014 ILSVRC 준우승): stride 1, padding 1인 3×3 필터와 Max Pooling만 깊게 쌓음; 3×3 두 번은 "
+        "5×5 한 번보다 적은 파라미터.",
+    ),
+    _Entry(
+        "resnet18",
+        "IMAGENET1K_V1",
+        "ResNet",
+        2015,
+        ("residual",),
+        "ResNet-18 (2015): residual blocks H(x) = F(x) + x; the skip connection's derivative 1 keeps "
+        "gradients from vanishing.",
+        "ResNet-18 (2015): Residual block H(x) = F(x) + x; 미분값 F'(x) + 1로 기울기 소실 예방.",
+    ),
+    _Entry(
+        "resnet50",
+        "IMAGENET1K_V2",
+        "ResNet",
+        2015,
+        ("residual",),
+        "ResNet-50 (2015): deeper residual network of 1×1-3×3-1×1 bottleneck blocks, H(x) = F(x) + x.",
+        "ResNet-50 (2015): 1×1-3×3-1×1 bottleneck residual block을 깊게 쌓은 모델, H(x) = F(x) + x.",
+    ),
+    _Entry(
+        "efficientnet_b0",
+        "IMAGENET1K_V1",
+        "EfficientNet",
+        2019,
+        ("residual", "se"),
+        "EfficientNet-B0 (2019): inverted residual blocks, each with a squeeze-and-excitation (SE) block.",
+        "EfficientNet-B0 (2019): 모든 inverted residual block에 SE block(squeeze & excitation)을 사용.",
+    ),
+    _Entry(
+        "mobilenet_v3_large",
+        "IMAGENET1K_V2",
+        "MobileNet",
+        2019,
+        ("residual", "se"),
+        "MobileNetV3-Large (2019): light depthwise convolutions with SE blocks that reweight channels.",
+        "MobileNetV3-Large (2019): 가벼운 depthwise convolution과 채널에 가중치를 주는 SE block.",
+    ),
+    _Entry(
+        "regnet_y_400mf",
+        "IMAGENET1K_V2",
+        "RegNet",
+        2020,
+        ("residual", "se"),
+        "RegNetY-400MF (2020): a regular ResNet-like design whose every block has an SE block (the Y).",
+        "RegNetY-400MF (2020): 규칙적인 ResNet 형태에 모든 block마다 SE block을 넣은 모델 (Y).",
+    ),
+)
+
+
+def _classification_spec(
+    entry: _Entry, *, source: Source = "torchvision", label: WeightsLabel = "torchvision pretrained"
+) -> ModelSpec:
+    weights = torchvision.models.get_model_weights(entry.arch)[entry.weights]
+    transform = weights.transforms()
+    return ModelSpec(
+        name=entry.arch,
+        family=entry.family,
+        task="classification",
+        in_channels=3,
+        input_size=(transform.crop_size[0], transform.crop_size[0]),
+        source=source,
+        note=entry.note,
+        note_ko=entry.note_ko,
+        build=TorchvisionBuilder(entry.arch),
+        transform=transform,
+        categories=tuple(weights.meta["categories"]),
+        weights=HubWeights(weights, entry.arch, label=label, download=source == "torchvision"),
+        mean=tuple(transform.mean),
+        std=tuple(transform.std),
+        year=entry.year,
+        tags=entry.tags,
+    )
+
+
+MOBILENET_V2 = register(
+    _classification_spec(
+        _Entry(
+            "mobilenet_v2",
+            "IMAGENET1K_V1",  # the file the weight pack carries (mobilenet_v2-b0353104.pth)
+            "MobileNet",
+            2018,
+            ("residual",),
+            "MobileNetV2 (2018): depthwise separable convolutions in inverted residual blocks; real ImageNet "
+            "weights that work offline.",
+            "MobileNetV2 (2018): inverted residual block 안의 depthwise separable convolution; "
+            "오프라인에서도 쓰는 실제 ImageNet 가중치.",
+        ),
+        source="weight pack",
+        label="weight pack",
+    )
+)
+
+ZOO: tuple[ModelSpec, ...] = tuple(register(_classification_spec(entry)) for entry in _TORCHVISION)
+"""The torchvision classifiers, registered in the order of the lecture's history."""

@@ -1,0 +1,373 @@
+"""The model zoo: every architecture offline, pretrained files from the hub cache, the bundled LeNet-5."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torch import nn
+
+from cnnviz.data.digits import digit_grid, load_grids, split_digits, upscale
+from cnnviz.models import (
+    BundledWeights,
+    LoadedModel,
+    ModelSpec,
+    WeightsMissingError,
+    get_spec,
+    list_specs,
+    load,
+    register,
+    registry,
+    weights_present,
+    zoo,
+)
+from cnnviz.models.lenet import LENET5, LeNet5
+from cnnviz.train import TRAINERS, train
+from cnnviz.weights import read_card, sha256_file
+
+REQUIRED = {
+    "lenet5",
+    "mobilenet_v2",
+    "alexnet",
+    "vgg16",
+    "resnet18",
+    "resnet50",
+    "efficientnet_b0",
+    "mobilenet_v3_large",
+    "regnet_y_400mf",
+}
+ALL_NAMES = [spec.name for spec in list_specs()]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # Small forward passes on a shared 2-core machine: extra threads only wait for each other.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _weights_of(spec: ModelSpec) -> registry.WeightSource:
+    assert spec.weights is not None, spec.name
+    return spec.weights
+
+
+def _small_input(spec: ModelSpec) -> torch.Tensor:
+    height, width = spec.input_size
+    if max(height, width) > 64:  # the ImageNet models pool adaptively, so 64×64 exercises every layer
+        height = width = 64
+    return torch.rand(1, spec.in_channels, height, width, generator=torch.Generator().manual_seed(0))
+
+
+# ------------------------------------------------------------------------------------------- registry
+
+
+def test_registry_holds_the_lecture_zoo() -> None:
+    assert set(ALL_NAMES) >= REQUIRED
+    assert ALL_NAMES[:2] == ["lenet5", "mobilenet_v2"]  # the history starts with the offline models
+    for spec in list_specs():
+        assert spec.note and "\n" not in spec.note
+        assert spec.note_ko and "\n" not in spec.note_ko
+        assert spec.source in ("bundled", "weight pack", "torchvision")
+        assert len(spec.mean) in (1, spec.in_channels) and len(spec.std) in (1, spec.in_channels)
+    for name in REQUIRED - {"lenet5"}:
+        spec = get_spec(name)
+        assert (spec.task, spec.in_channels, spec.input_size) == ("classification", 3, (224, 224))
+        assert len(spec.categories) == 1000 and spec.categories[281] == "tabby"
+    assert get_spec("mobilenet_v2").source == "weight pack"
+    assert get_spec("lenet5").source == "bundled"
+    assert get_spec("lenet5").categories == tuple("0123456789")
+    assert {s.name for s in list_specs(tag="se")} >= {
+        "efficientnet_b0",
+        "mobilenet_v3_large",
+        "regnet_y_400mf",
+    }
+    assert "lenet5" not in {s.name for s in list_specs(tag="residual")}
+    assert all(s.task == "classification" for s in list_specs("classification"))
+
+
+def test_registry_errors_name_the_bad_argument() -> None:
+    with pytest.raises(KeyError, match="'no_such_net'"):
+        get_spec("no_such_net")
+    with pytest.raises(ValueError, match="'painting'"):
+        list_specs(task="painting")
+    with pytest.raises(ValueError, match="a different model is already registered as 'lenet5'"):
+        register(dataclasses.replace(LENET5, family="Not LeNet"))
+    with pytest.raises(ValueError, match="in_channels of 'x'"):
+        dataclasses.replace(LENET5, name="x", in_channels=2)
+    # Re-registering the same spec (Streamlit re-importing a module) is quiet.
+    assert register(LENET5) is LENET5
+
+
+# ------------------------------------------------------------------------------------------- untrained
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_every_architecture_builds_untrained_offline(
+    name: str, torch_home: Path, no_network: list[str]
+) -> None:
+    spec = get_spec(name)
+    rng_before = torch.get_rng_state()
+    loaded = load(name, pretrained=False)
+    assert torch.equal(torch.get_rng_state(), rng_before)  # untrained weights come from their own seed
+    assert isinstance(loaded, LoadedModel)
+    assert loaded.weights == "untrained" and loaded.weights_name == "untrained" and loaded.message is None
+    assert not loaded.model.training
+    assert loaded.lock.acquire(blocking=False)
+    loaded.lock.release()
+    if spec.task == "classification":
+        with torch.no_grad():
+            logits = loaded.model(_small_input(spec))
+        assert logits.shape == (1, len(spec.categories))
+        assert torch.isfinite(logits).all()
+    assert no_network == []
+
+
+def test_untrained_weights_are_the_same_every_time(no_network: list[str]) -> None:
+    first, second = load("resnet18", pretrained=False), load("resnet18", pretrained=False)
+    for (key, a), b in zip(first.model.state_dict().items(), second.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+
+
+# ------------------------------------------------------------------------------------------- hub cache
+
+
+def _seeded_resnet18_file(checkpoints: Path) -> dict[str, torch.Tensor]:
+    torch.manual_seed(1234)
+    state = torchvision.models.resnet18().state_dict()
+    name = Path(torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url).name
+    assert name == "resnet18-f37072fd.pth"
+    torch.save(state, checkpoints / name)
+    return state
+
+
+def test_pretrained_file_in_the_hub_cache_loads_without_network(
+    torch_home: Path, no_network: list[str]
+) -> None:
+    assert not weights_present("resnet18")
+    state = _seeded_resnet18_file(torch_home)
+    assert weights_present("resnet18")
+    loaded = load("resnet18")
+    assert loaded.weights == "torchvision pretrained"
+    assert loaded.weights_name == "ResNet18_Weights.IMAGENET1K_V1"
+    loaded_state = loaded.model.state_dict()
+    assert loaded_state.keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(loaded_state[key], value), key
+    untrained = load("resnet18", pretrained=False).model.state_dict()
+    assert not torch.equal(untrained["conv1.weight"], state["conv1.weight"])
+    assert no_network == []
+
+
+def test_missing_pretrained_file_gives_one_sentence(torch_home: Path, no_network: list[str]) -> None:
+    with pytest.raises(WeightsMissingError) as caught:
+        load("resnet18", progress=False)
+    sentence = str(caught.value)
+    assert "resnet18" in sentence and "untrained" in sentence
+    assert sentence.endswith(".") and "\n" not in sentence
+    assert len(no_network) == 1 and "resnet18-f37072fd.pth" in no_network[0]  # one explicit try, no retries
+    assert list(torch_home.iterdir()) == []  # no partial file left behind
+    fallback = load("resnet18", allow_untrained=True, progress=False)
+    assert fallback.weights == "untrained" and fallback.message == sentence
+
+
+def test_missing_file_is_downloaded_with_progress(
+    torch_home: Path, no_network: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    source = tmp_path / "served.pth"
+    state = _seeded_resnet18_file(tmp_path)
+    shutil.move(tmp_path / "resnet18-f37072fd.pth", source)
+    calls: list[tuple[str, Path]] = []
+
+    def fake_download(url: str, destination: Path, *, progress: object) -> Path:
+        calls.append((url, destination))
+        assert callable(progress)
+        progress(0, 100)
+        shutil.copy(source, destination)
+        progress(100, 100)
+        return destination
+
+    monkeypatch.setattr(zoo, "download_url", fake_download)
+    seen: list[tuple[int, int]] = []
+    loaded = load("resnet18", progress=lambda done, total: seen.append((done, total)))
+    assert calls == [
+        (torchvision.models.ResNet18_Weights.IMAGENET1K_V1.url, torch_home / "resnet18-f37072fd.pth")
+    ]
+    assert seen == [(0, 100), (100, 100)]
+    assert torch.equal(loaded.model.state_dict()["fc.weight"], state["fc.weight"])
+    assert no_network == []
+
+
+def test_weight_pack_model_never_downloads(torch_home: Path, no_network: list[str]) -> None:
+    assert not weights_present("mobilenet_v2")
+    with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.weights fetch"):
+        load("mobilenet_v2")
+    assert no_network == []
+    assert load("mobilenet_v2", allow_untrained=True).weights == "untrained"
+
+
+def test_damaged_cache_file_gives_one_sentence(torch_home: Path, no_network: list[str]) -> None:
+    (torch_home / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsMissingError, match="cannot be read") as caught:
+        load("resnet18")
+    assert "\n" not in str(caught.value)
+    assert no_network == []
+
+
+def test_mobilenet_v2_weight_pack_sees_a_cat(no_network: list[str]) -> None:
+    if not weights_present("mobilenet_v2"):
+        pytest.skip(
+            "the MobileNetV2 weight pack is not on this machine; run `python -m cnnviz.weights fetch`"
+        )
+    from skimage import data
+
+    loaded = load("mobilenet_v2")
+    assert loaded.weights == "weight pack"
+    assert sha256_file(_weights_of(get_spec("mobilenet_v2")).path()).startswith("b03531047ffacf1e")
+    with torch.no_grad():
+        probabilities = loaded.model(loaded.preprocess(Image.fromarray(data.chelsea()))).softmax(dim=1)[0]
+    top = int(probabilities.argmax())
+    assert 281 <= top <= 285, loaded.categories[top]  # ImageNet's domestic cats
+    assert "cat" in loaded.categories[top] or loaded.categories[top] == "tabby"
+    assert no_network == []
+
+
+# ------------------------------------------------------------------------------------------- preprocessing
+
+
+def test_preprocess_is_torchvisions_own_transform(no_network: list[str]) -> None:
+    loaded = load("resnet18", pretrained=False)
+    rgba = Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 400, 4), dtype=np.uint8), "RGBA")
+    batch = loaded.preprocess(rgba)
+    assert batch.shape == (1, 3, 224, 224) and batch.dtype == torch.float32
+    reference = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()(rgba.convert("RGB"))
+    torch.testing.assert_close(batch[0], reference)
+    # What the model sees: resize the short side to 256, centre-crop 224, nothing else.
+    expected = np.asarray(TF.center_crop(TF.resize(rgba.convert("RGB"), [256]), [224]))
+    view = loaded.model_view(rgba)
+    assert view.shape == (224, 224, 3) and view.dtype == np.uint8
+    assert np.abs(view.astype(int) - expected.astype(int)).max() <= 1
+    with pytest.raises(TypeError, match=r"image must be a PIL\.Image\.Image"):
+        loaded.preprocess(np.zeros((8, 8, 3)))  # type: ignore[arg-type]
+
+
+def _centred_dataset_digit() -> np.ndarray:
+    """A data set digit that fills rows 0..7 and columns 1..6 and is inky at every edge of that box."""
+    grids, _ = load_grids()
+    for grid in grids:
+        ink_rows = np.flatnonzero((grid >= 0.25).any(axis=1))
+        ink_cols = np.flatnonzero((grid >= 0.25).any(axis=0))
+        box = [*ink_rows[[0, -1]], *ink_cols[[0, -1]]]
+        if grid.max() == 1.0 and box == [0, 7, 1, 6] and not grid[:, [0, 7]].any():
+            return grid
+    raise AssertionError("no centred digit found")
+
+
+def test_digit_grid_reproduces_the_data_set() -> None:
+    grid = _centred_dataset_digit()
+    # Drawn as a 32×32 bitmap (each block 4×4 pixels), dark ink on white paper, off-centre on a larger canvas.
+    bitmap = np.kron(grid, np.ones((4, 4)))
+    paper = np.ones((90, 70))
+    paper[40:72, 20:52] = 1.0 - bitmap
+    photo = Image.fromarray((paper * 255).round().astype(np.uint8), "L")
+    np.testing.assert_allclose(digit_grid(photo), grid, atol=1e-6)
+    # Light ink on a dark canvas (the browser canvas) gives the same grid.
+    canvas = Image.fromarray(((1.0 - paper) * 255).round().astype(np.uint8), "L").convert("RGB")
+    np.testing.assert_allclose(digit_grid(canvas), grid, atol=1e-6)
+    assert not digit_grid(Image.new("RGB", (50, 50), "white")).any()
+
+
+def test_lenet_preprocess_matches_training(no_network: list[str]) -> None:
+    grid = _centred_dataset_digit()
+    bitmap = np.kron(grid, np.ones((4, 4)))
+    image = Image.fromarray(((1.0 - bitmap) * 255).round().astype(np.uint8), "L").convert("RGB")
+    loaded = load("lenet5")
+    batch = loaded.preprocess(image)
+    assert batch.shape == (1, 1, 32, 32)
+    torch.testing.assert_close(batch, upscale(grid))
+    view = loaded.model_view(image)
+    assert view.shape == (32, 32, 1) and view.dtype == np.uint8
+
+
+# ------------------------------------------------------------------------------------------- LeNet-5
+
+
+def test_lenet5_is_the_lecture_table() -> None:
+    model = LeNet5()
+    shapes: dict[str, tuple[int, ...]] = {}
+    hooks = [
+        module.register_forward_hook(lambda m, i, o, name=name: shapes.__setitem__(name, tuple(o.shape[1:])))
+        for name, module in model.named_children()
+    ]
+    model(torch.zeros(1, 1, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    assert shapes == {
+        "conv1": (6, 28, 28),
+        "tanh1": (6, 28, 28),
+        "pool1": (6, 14, 14),
+        "conv2": (16, 10, 10),
+        "tanh2": (16, 10, 10),
+        "pool2": (16, 5, 5),
+        "conv3": (120, 1, 1),
+        "tanh3": (120, 1, 1),
+        "flatten": (120,),
+        "fc1": (84,),
+        "tanh4": (84,),
+        "fc2": (10,),
+    }
+    kinds = {name: type(module) for name, module in model.named_children()}
+    assert [n for n, k in kinds.items() if k is nn.Tanh] == ["tanh1", "tanh2", "tanh3", "tanh4"]
+    assert [n for n, k in kinds.items() if k is nn.AvgPool2d] == ["pool1", "pool2"]
+    assert all(model.get_submodule(n).kernel_size == (5, 5) for n in ("conv1", "conv2", "conv3"))
+    # 6·(25+1) + 16·(6·25+1) + 120·(16·25+1) + 84·(120+1) + 10·(84+1), by hand
+    assert sum(p.numel() for p in model.parameters()) == 156 + 2416 + 48120 + 10164 + 850 == 61706
+
+
+def test_bundled_lenet5_scores_its_card_on_the_held_out_digits(no_network: list[str]) -> None:
+    card = read_card("lenet5")
+    weights_file = _weights_of(get_spec("lenet5")).path()
+    assert card["weights_sha256"] == sha256_file(weights_file)
+    loaded = load("lenet5")
+    assert loaded.weights == "bundled" and loaded.weights_name == "lenet5.safetensors"
+    split = split_digits(card["split"]["seed"], card["split"]["held_out_fraction"])
+    assert (len(split.train_labels), len(split.held_out_labels)) == (card["split"]["train"], 360)
+    with torch.no_grad():
+        predictions = loaded.model(upscale(split.held_out_grids)).argmax(dim=1).numpy()
+    accuracy = float((predictions == split.held_out_labels).mean())
+    assert accuracy >= 0.95
+    assert accuracy >= card["held_out_accuracy"] - 1e-6
+    assert no_network == []
+
+
+def test_one_epoch_of_retraining_writes_weights_and_card(tmp_path: Path) -> None:
+    assert "lenet5" in TRAINERS
+    rng_before = torch.get_rng_state()
+    card = train("lenet5", epochs=1, out_dir=tmp_path, progress=False)
+    assert torch.equal(torch.get_rng_state(), rng_before)
+    assert card["epochs"] == 1 and card["split"]["held_out"] == 360 and card["parameters"] == 61706
+    assert read_card("lenet5", tmp_path) == card
+    assert 0.0 <= card["held_out_accuracy"] <= 1.0
+    weights = BundledWeights("lenet5", directory=tmp_path)
+    model = weights.load(LENET5, progress=False)
+    assert isinstance(model, LeNet5)
+    assert card["weights_sha256"] == sha256_file(weights.path())
+
+
+def test_missing_bundled_weights_name_the_train_command(tmp_path: Path) -> None:
+    spec = dataclasses.replace(LENET5, weights=BundledWeights("lenet5", directory=tmp_path))
+    with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.train lenet5"):
+        _weights_of(spec).load(spec, progress=False)
+    (tmp_path / "lenet5.safetensors").write_bytes(b"broken")
+    with pytest.raises(WeightsMissingError, match="cannot be read"):
+        _weights_of(spec).load(spec, progress=False)
+    assert registry.get_spec("lenet5") is LENET5
