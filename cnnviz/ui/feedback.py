@@ -1,0 +1,36 @@
+"""Errors reach the person as one sentence in their language, and the page goes on."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.analysis.conv import ConvSettingsError
+from cnnviz.images import ImageError
+from cnnviz.models import WeightsMissingError
+from cnnviz.ui.text import TEXT, language, t
+
+__all__ = ["explain", "show_error"]
+
+
+def explain(err: Exception) -> str:
+    """The sentence for a known error, translated where the table has its key; English otherwise."""
+    lang = language()
+    if isinstance(err, ImageError):
+        key = f"imgerr.{err.key}"
+        why = t(key) if lang == "ko" and key in TEXT else str(err)
+        return t("err.image", why=why)
+    if isinstance(err, ConvSettingsError):
+        key = f"converr.{err.key}"
+        if lang == "ko" and key in TEXT:
+            try:
+                return t(key, **err.params)
+            except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
+                return str(err)
+        return str(err)
+    if isinstance(err, WeightsMissingError):
+        return t("err.weights", why=str(err))
+    return t("err.generic", why=str(err))
+
+
+def show_error(err: Exception) -> None:
+    st.error(explain(err))

@@ -1,0 +1,188 @@
+"""The sidebar every page shares: language, image (sample, upload or drawing) and model.
+
+The choices are remembered for the session (see cnnviz.ui.widgets), so they survive a page switch, and are
+written to the URL's query parameters (?lang=ko&image=coffee&model=resnet18), which a fresh visit reads, so a
+lecturer can share a link to exactly this view. (Streamlit's `bind="query-params"` loses them when a page link
+is followed in a multipage app of `pages/` files, so the URL is kept by hand.) An upload cannot live in a URL:
+its bytes stay in session state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from cnnviz import images, models
+from cnnviz.ui import cache, nav
+from cnnviz.ui.feedback import show_error
+from cnnviz.ui.text import LANGS, language, set_language, t
+from cnnviz.ui.widgets import remembered
+
+__all__ = ["Choice", "model_label", "model_note", "page", "require_model"]
+
+DEFAULT_SAMPLE = "chelsea"
+# The first of these whose weights are present is the default model: real ImageNet weights make the first
+# impression, the bundled lecture nets are always there.
+PREFERRED_MODELS = ("mobilenet_v2", "resnet18", "lenet5", "resnet-mini")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the person picked. `image` is always usable: on a bad upload it is the default sample."""
+
+    lang: str
+    image: Image.Image
+    image_name: str
+    model_name: str | None
+
+
+def _navigation() -> None:
+    """Our own page links, so their labels follow the chosen language (Streamlit's list is hidden)."""
+    st.sidebar.page_link("app.py", label=t("page.home"), icon=":material/home:")
+    for info in nav.PAGES:
+        st.sidebar.page_link(info.path, label=t(info.title_key), icon=info.icon)
+    st.sidebar.divider()
+
+
+def model_note(spec: models.ModelSpec) -> str:
+    """The model's one-line note in the chosen language."""
+    return spec.note_ko if language() == "ko" and spec.note_ko else spec.note
+
+
+def model_label(name: str) -> str:
+    """Family, name, where the weights come from and whether they are here, in the chosen language."""
+    spec = models.get_spec(name)
+    state = t("weights.present") if models.weights_present(name) else t("weights.missing")
+    return f"{spec.family} · {name} — {t('weights.' + spec.source)} ({state})"
+
+
+def _model_picker(tasks: tuple[str, ...], key: str) -> str | None:
+    specs = [s for s in models.list_specs() if s.task in tasks]
+    if not specs:
+        return None
+    # Grouped by family, present weights first within a family, so the list reads like the lecture's story.
+    specs.sort(key=lambda s: (s.family, not models.weights_present(s.name), s.name))
+    names = [s.name for s in specs]
+    present = [n for n in names if models.weights_present(n)]
+    preferred = [n for n in PREFERRED_MODELS if n in present] or present or names
+    name = remembered(st.sidebar.selectbox, t("side.model"), names, key=key, default=preferred[0], url=True)
+    st.sidebar.caption(model_label(name))
+    return name
+
+
+def _image_picker() -> tuple[Image.Image, str]:
+    sources = ["sample", "upload", "draw"]
+    src = remembered(
+        st.sidebar.segmented_control,
+        t("side.image_source"),
+        sources,
+        key="src",
+        format_func=lambda s: t("side.src." + s),
+        default="sample",
+        required=True,
+    )
+    sample = remembered(
+        st.sidebar.selectbox,
+        t("side.sample"),
+        images.sample_names(),
+        key="image",
+        default=DEFAULT_SAMPLE,
+        url=True,
+    )
+    fallback = cache.sample_image(sample), sample
+    if src == "upload":
+        upload = st.sidebar.file_uploader(
+            t("side.upload"), type=None, key="upload", help=t("side.upload_none")
+        )
+        if upload is not None:
+            st.session_state["_upload"] = (upload.name, upload.getvalue())
+        stored = st.session_state.get("_upload")
+        if stored is None:
+            st.sidebar.caption(t("side.upload_none"))
+            return fallback
+        name, data = stored
+        try:
+            return images.load_image(data), name
+        except images.ImageError as err:
+            show_error(err)
+            return fallback
+    if src == "draw":
+        from streamlit_drawable_canvas import st_canvas  # imported here: it registers a component on import
+
+        st.sidebar.caption(t("side.draw_help"))
+        with st.sidebar:
+            drawn = st_canvas(
+                stroke_width=18,
+                stroke_color="#FFFFFF",
+                background_color="#000000",
+                height=224,
+                width=224,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key="canvas",
+            )
+        data = getattr(drawn, "image_data", None) if drawn is not None else None
+        if data is not None and np.asarray(data)[..., :3].max() > 0:
+            return images.from_array(np.asarray(data)), "drawing"
+        return fallback
+    return fallback
+
+
+def _share_link(page_url: str, params: dict[str, str]) -> None:
+    """A link that opens exactly this view: this page with this language, image and model.
+
+    Shown rather than written into the address bar: writing st.query_params during the run that follows a page
+    switch leaves the browser showing the previous page's path.
+    """
+    where = urlsplit(st.context.url or "")
+    base = f"{where.scheme}://{where.netloc}" if where.netloc else ""
+    st.sidebar.caption(t("side.share"))
+    st.sidebar.code(f"{base}/{page_url}?{urlencode(params)}", language=None, wrap_lines=True)
+
+
+def page(title_key: str, tasks: tuple[str, ...] = (), model_key: str = "model", image: bool = True) -> Choice:
+    """Sets up a page: config, language, navigation, and the shared image and model pickers.
+
+    Every page (and app.py) calls this first, so each also works when opened directly from a shared link.
+    `tasks` limits the model list to the page's tasks; each task group has its own widget key.
+    """
+    lang = remembered(
+        st.sidebar.segmented_control,
+        "Language / 언어",
+        LANGS,
+        key="lang",
+        default="en",
+        url=True,
+        required=True,
+    )
+    set_language(lang)
+    st.set_page_config(page_title=f"cnnviz · {t(title_key)}", page_icon=":material/neurology:", layout="wide")
+    _navigation()
+    picked, name = _image_picker() if image else (cache.sample_image(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
+    model_name = _model_picker(tasks, model_key) if tasks else None
+    shown = {"lang": lang, "image": st.session_state.get("image") if image else None, "model": model_name}
+    url = next((p.url for p in nav.PAGES if p.title_key == title_key), "")
+    _share_link(url, {k: str(v) for k, v in shown.items() if v is not None})
+    return Choice(lang=lang, image=picked, image_name=name, model_name=model_name)
+
+
+def require_model(name: str | None) -> models.LoadedModel | None:
+    """The cached model, or None after telling the person, in a sentence, why it is not available.
+
+    Missing pretrained weights offer an explicit, labelled choice of untrained weights.
+    """
+    if name is None:
+        return None
+    try:
+        with st.spinner(t("loading.model", name=name)):
+            return cache.load_model(name)
+    except models.WeightsMissingError as err:
+        show_error(err)
+        if st.checkbox(t("side.untrained"), key="untrained", help=t("side.untrained_help")):
+            with st.spinner(t("loading.model", name=name)):
+                return cache.load_model(name, allow_untrained=True)
+        return None

@@ -1,0 +1,56 @@
+"""Option widgets that remember their choice across pages and languages, and can start from the URL.
+
+Two Streamlit behaviours shape this:
+- a page switch (in an app of `pages/` files) drops the state of every widget, so the chosen option itself is
+  kept under a plain session-state key, and each page's widget starts from it;
+- a selectbox (multiselect, segmented control, ...) keeps its value as its *formatted label*, so a label that
+  changes with the language would match no option after a switch: each language gets its own widget key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from cnnviz.ui.text import language
+
+__all__ = ["remembered"]
+
+T = TypeVar("T")
+
+
+def remembered(
+    widget: Callable[..., Any],
+    label: str,
+    options: Sequence[T],
+    key: str,
+    format_func: Callable[[T], str] = str,
+    default: T | list[T] | None = None,
+    url: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Draws `widget` (st.selectbox, st.radio, st.segmented_control, st.multiselect, or their st.sidebar
+    versions) and returns the chosen option(s).
+
+    The choice is remembered under `st.session_state[key]`. With `url`, a first visit starts from the URL's
+    query parameter `key` when it names an option (so shared links work); the page writes it back.
+    """
+    opts = list(options)
+    remembered_value = st.session_state.get(key)
+    if remembered_value is None and url and st.query_params.get(key) in [str(o) for o in opts]:
+        remembered_value = next(o for o in opts if str(o) == st.query_params.get(key))
+    if remembered_value is None:
+        remembered_value = default
+    name = getattr(widget, "__name__", "")
+    if name == "multiselect":
+        chosen = remembered_value if isinstance(remembered_value, list) else []
+        kwargs["default"] = [o for o in chosen if o in opts]
+    elif name == "segmented_control":
+        kwargs["default"] = remembered_value if remembered_value in opts else opts[0]
+    else:
+        kwargs["index"] = opts.index(remembered_value) if remembered_value in opts else 0
+    value = widget(label, opts, format_func=format_func, key=f"{key}@{language()}", **kwargs)
+    st.session_state[key] = value
+    return value

@@ -1,0 +1,69 @@
+"""Image as data: pixels as numbers, grayscale and binary, R/G/B channels, (H, W, C) vs (C, H, W)."""
+
+import streamlit as st
+
+from cnnviz import charts, render
+from cnnviz.analysis.pixels import binarize, layouts, pixel_region
+from cnnviz.ui.sidebar import page
+from cnnviz.ui.text import t
+
+choice = page("page.image")
+image = choice.image
+w, h = image.size
+st.title(t("page.image"))
+st.write(t("img.intro"))
+
+st.subheader(t("img.zoom"))
+c1, c2, c3 = st.columns(3)
+size = c1.slider(t("img.size"), 2, 16, 8, key="px_size")
+top = c2.slider(t("img.top"), 0, max(0, h - size), min(h // 2, max(0, h - size)), key="px_top")
+left = c3.slider(t("img.left"), 0, max(0, w - size), min(w // 2, max(0, w - size)), key="px_left")
+region = pixel_region(image, top, left, size)
+scale01 = st.toggle(t("img.scale01"), key="px_scale01")
+a, b = st.columns([1, 2])
+a.image(
+    render.mark_region(image, left, top, region.rgb.shape[1], region.rgb.shape[0]),
+    caption=t("img.where", w=w, h=h),
+)
+a.image(render.zoom(region.rgb, 24), caption=t("img.zoomed"))
+gray = region.gray / 255.0 if scale01 else region.gray
+b.plotly_chart(charts.matrix(gray, t("img.gray_matrix"), ".2f" if scale01 else ".0f"), key="px_gray")
+
+st.subheader(t("img.binary"))
+threshold = st.slider(t("img.threshold"), 0, 256, 128, key="px_threshold")
+binary = binarize(region.gray, threshold)
+a, b = st.columns([1, 2])
+a.image(render.zoom((1 - binary) * 255, 24).astype("uint8"), caption=t("img.binary_caption"))
+b.plotly_chart(charts.matrix(binary, t("img.binary_matrix"), ".0f"), key="px_binary")
+
+st.subheader(t("img.channels"))
+st.write(t("img.channels_help"))
+cols = st.columns(3)
+for c, (col, tinted) in enumerate(zip(cols, render.channel_images(image), strict=True)):
+    col.image(tinted, caption="RGB"[c])
+    values = region.rgb[..., c] / 255.0 if scale01 else region.rgb[..., c]
+    col.plotly_chart(
+        charts.matrix(
+            values,
+            t("img.channel_matrix", c="RGB"[c]),
+            ".2f" if scale01 else ".0f",
+            ["Reds", "Greens", "Blues"][c],
+        ),
+        key=f"px_channel_{c}",
+    )
+
+st.subheader(t("img.layouts"))
+lay = layouts(image)
+a, b = st.columns(2)
+a.markdown(t("img.hwc", shape=lay.hwc_shape, dtype=lay.hwc_dtype, pixel=lay.first_pixel_hwc))
+a.code("np.asarray(image).shape  # (H, W, C)", language="python")
+b.markdown(
+    t(
+        "img.chw",
+        shape=lay.chw_shape,
+        dtype=lay.chw_dtype,
+        fdtype=lay.chw_float_dtype,
+        pixel=lay.first_pixel_chw,
+    )
+)
+b.code("torchvision.transforms.v2.functional.pil_to_tensor(image).shape  # (C, H, W)", language="python")

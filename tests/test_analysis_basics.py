@@ -1,0 +1,197 @@
+"""Pixels, architecture comparisons, augmentation, feature maps and rendering, against references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from PIL import Image
+from torch import nn
+
+from cnnviz import models, render
+from cnnviz.analysis import architecture, augment, features, pixels
+
+
+def _image(h: int = 20, w: int = 30, seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray((rng.random((h, w, 3)) * 255).astype(np.uint8))
+
+
+# --- pixels -----------------------------------------------------------------------------------------------
+
+
+def test_pixel_region_values_and_gray_formula() -> None:
+    img = _image()
+    arr = np.asarray(img)
+    region = pixels.pixel_region(img, top=3, left=5, size=4)
+    np.testing.assert_array_equal(region.rgb, arr[3:7, 5:9])
+    # PIL's "L" is ITU-R 601-2 luma, rounded: L = R*299/1000 + G*587/1000 + B*114/1000
+    expected = (arr[3:7, 5:9].astype(np.int64) @ np.array([299, 587, 114]) + 500) // 1000
+    assert np.abs(region.gray.astype(int) - expected).max() <= 1
+    np.testing.assert_allclose(region.rgb01, arr[3:7, 5:9] / 255.0)
+
+
+def test_pixel_region_clips_at_the_border() -> None:
+    region = pixels.pixel_region(_image(10, 12), top=8, left=10, size=5)
+    assert region.rgb.shape == (2, 2, 3)
+
+
+def test_binarize_black_is_one() -> None:
+    gray = np.array([[0, 127, 128, 255]], np.uint8)
+    np.testing.assert_array_equal(pixels.binarize(gray, 128), [[1, 1, 0, 0]])
+    with pytest.raises(ValueError, match="threshold"):
+        pixels.binarize(gray, 300)
+
+
+def test_layouts_hwc_vs_chw() -> None:
+    img = _image(7, 9)
+    lay = pixels.layouts(img)
+    arr = np.asarray(img)
+    assert lay.hwc_shape == arr.shape == (7, 9, 3)
+    assert lay.chw_shape == tuple(np.transpose(arr, (2, 0, 1)).shape) == (3, 7, 9)
+    assert lay.first_pixel_hwc == lay.first_pixel_chw == tuple(int(v) for v in arr[0, 0])
+    assert (lay.hwc_dtype, lay.chw_dtype, lay.chw_float_dtype) == ("uint8", "uint8", "float32")
+
+
+# --- architecture -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("c", [1, 3, 64])
+def test_two_3x3_vs_one_5x5(c: int) -> None:
+    cmp = architecture.compare_stacks(c)
+    assert cmp.params_two_3x3 == 2 * 3**2 * c**2
+    assert cmp.params_one_5x5 == 5**2 * c**2
+    assert cmp.receptive_field_two_3x3 == cmp.receptive_field_one_5x5 == 5
+    assert cmp.output_size_two_3x3 == cmp.output_size_one_5x5 == 1  # the lecture's (5,5) -> (1,1)
+    assert (cmp.nonlinearities_two_3x3, cmp.nonlinearities_one_5x5) == (2, 1)
+
+
+def test_traits_lenet_vs_alexnet() -> None:
+    lenet = architecture.traits(models.load("lenet5").model)
+    alex = architecture.traits(torchvision.models.alexnet())
+    assert lenet.activations == ("Tanh",) and lenet.pooling == ("AvgPool2d",) and not lenet.dropout
+    assert alex.activations == ("ReLU",) and "MaxPool2d" in alex.pooling and alex.dropout
+
+
+def test_weight_depth_matches_the_papers() -> None:
+    assert architecture.weight_depth(torchvision.models.vgg16()) == 16
+    assert architecture.weight_depth(torchvision.models.resnet18()) == 18
+    assert architecture.weight_depth(torchvision.models.resnet50()) == 50
+    vgg = torchvision.models.vgg16()
+    assert architecture.count_params(vgg) == sum(p.numel() for p in vgg.parameters()) == 138_357_544
+
+
+# --- augmentation -----------------------------------------------------------------------------------------
+
+
+def test_augment_is_reproducible_and_leaves_the_global_rng_alone() -> None:
+    img = _image(64, 64)
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a = augment.augment(img, augment.AUGMENTATIONS, n=4, seed=7, size=48)
+    b = augment.augment(img, augment.AUGMENTATIONS, n=4, seed=7, size=48)
+    assert torch.equal(before, torch.random.get_rng_state())
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b, strict=True))
+    assert all(x.size == (48, 48) for x in a)
+    assert len({np.asarray(x).tobytes() for x in a}) > 1  # random copies differ
+    with pytest.raises(ValueError, match="Unknown augmentation"):
+        augment.augment(img, ["blur"])
+
+
+def test_translation_test_against_direct_forward_passes() -> None:
+    from cnnviz.images import load_sample
+
+    lenet = models.load("lenet5")
+    img = load_sample("digit-3")
+    test = augment.translation_test(lenet, img, max_shift=4, step=2)
+    assert test.shifts == (-4, -2, 0, 2, 4)
+    x = lenet.preprocess(img)
+    with torch.no_grad():
+        for k, s in enumerate(test.shifts):
+            shifted = torch.zeros_like(x)
+            if s > 0:
+                shifted[..., s:] = x[..., :-s]
+            elif s < 0:
+                shifted[..., :s] = x[..., -s:]
+            else:
+                shifted = x
+            p = torch.softmax(lenet.model(shifted), 1)[0]
+            assert test.predicted[k] == int(p.argmax())
+            assert test.target_probability[k] == pytest.approx(float(p[test.target]), abs=1e-6)
+    assert lenet.categories[test.target] == "3"
+
+
+# --- feature maps -----------------------------------------------------------------------------------------
+
+
+def test_feature_maps_equal_feature_extraction() -> None:
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    lenet = models.load("lenet5")
+    img = _image(40, 40)
+    fm = features.feature_maps(lenet, img)
+    nodes = {"conv1": "conv1", "pool2": "pool2", "fc1": "fc1", "fc2": "fc2"}
+    extractor = create_feature_extractor(lenet.model, return_nodes=nodes)
+    with torch.no_grad():
+        ref = extractor(lenet.preprocess(img))
+    for name in nodes:
+        expected = ref[name][0].numpy()
+        got = fm.maps[name]
+        if expected.ndim == 1:
+            expected = expected[:, None, None]
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fm.logits, ref["fc2"][0].numpy(), rtol=1e-5, atol=1e-6)
+    assert fm.maps["conv1"].shape == (6, 28, 28) and fm.input_shape == (1, 1, 32, 32)
+
+
+def test_channel_stats_and_ranking() -> None:
+    rng = np.random.default_rng(0)
+    fmap = rng.normal(size=(5, 4, 3)).astype(np.float32)
+    fmap[2] = 0
+    stats = features.channel_stats(fmap)
+    np.testing.assert_allclose(stats.mean, fmap.mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(stats.max, fmap.max(axis=(1, 2)))
+    np.testing.assert_allclose(stats.std, fmap.std(axis=(1, 2)), rtol=1e-5)
+    assert stats.zero_fraction[2] == 1.0
+    order = features.rank_channels(fmap)
+    assert list(order) == list(np.argsort(-fmap.mean(axis=(1, 2)), kind="stable"))
+
+
+# --- render -----------------------------------------------------------------------------------------------
+
+
+def test_colorize_ends_of_the_scale() -> None:
+    out = render.colorize(np.array([[0.0, 1.0]]))
+    assert out.shape == (1, 2, 3) and out.dtype == np.uint8
+    assert tuple(out[0, 0]) == (68, 1, 84)  # viridis' first colour (#440154)
+    assert tuple(out[0, 1]) == (253, 231, 37)  # viridis' last colour (#fde725)
+    assert (render.colorize(np.ones((2, 2))) == render.colorize(np.zeros((2, 2)))).all()
+
+
+def test_channel_grid_puts_each_channel_in_its_cell() -> None:
+    rng = np.random.default_rng(1)
+    fmap = rng.random((5, 4, 4)).astype(np.float32)
+    order = np.array([3, 0, 4, 1, 2])
+    grid = render.channel_grid(fmap, order, max_channels=4, cell=8, gap=2)
+    assert grid.channels == (3, 0, 4, 1) and grid.cols == 2
+    step = 8 + 2
+    for k, c in enumerate(grid.channels):
+        r, q = divmod(k, grid.cols)
+        tile = grid.image[r * step : r * step + 8, q * step : q * step + 8]
+        expected = np.repeat(np.repeat(render.colorize(fmap[c]), 2, axis=0), 2, axis=1)
+        np.testing.assert_array_equal(tile, expected)
+
+
+def test_overlay_blends() -> None:
+    base = Image.new("RGB", (4, 4), (0, 0, 0))
+    heat = np.zeros((4, 4), np.float32)
+    out = np.asarray(render.overlay(base, heat, alpha=0.0))
+    assert (out == 0).all()
+
+
+def test_feature_maps_leave_no_hooks() -> None:
+    lenet = models.load("lenet5")
+    features.feature_maps(lenet, _image())
+    assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in lenet.model.modules()) == 0
+    assert not any(isinstance(m, nn.Module) and m.training for m in lenet.model.modules())

@@ -1,0 +1,224 @@
+"""Every page renders through the real router (app.py) with Streamlit's AppTest: default, controls, Korean."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cnnviz.ui.nav import PAGES
+from cnnviz.ui.text import tr
+
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _app(**query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at
+
+
+def _page(path: str, **query: str) -> AppTest:
+    at = _app(**query)
+    at.run()
+    at.switch_page(path)
+    at.run()
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((size[1], size[0], 3), color, np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_home_renders_and_links_every_page() -> None:
+    at = _app().run()
+    _ok(at)
+    assert at.title[0].value == tr("app.title", "en")
+    # Every page is linked from the sidebar (with Home) and from the home page's list.
+    targets = [link.proto.page for link in at.get("page_link")]
+    for info in PAGES:
+        assert targets.count(info.url) == 2, info.url
+
+
+def test_home_in_korean() -> None:
+    at = _app().run()
+    _widget(at, "segmented_control", "lang").set_value("ko").run()
+    _ok(at)
+    assert at.title[0].value == tr("app.title", "ko")
+    # The language is also read from the URL, so a lecturer can share a Korean link.
+    at2 = _app(lang="ko").run()
+    assert at2.title[0].value == tr("app.title", "ko")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.url)
+def test_page_default_render(page) -> None:
+    at = _page(page.path)
+    _ok(at)
+    assert at.title[0].value == tr(page.title_key, "en")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.url)
+def test_page_in_korean(page) -> None:
+    at = _page(page.path, lang="ko")
+    _ok(at)
+    assert at.title[0].value == tr(page.title_key, "ko")
+
+
+def test_upload_good_and_corrupt_image() -> None:
+    at = _app().run()
+    _widget(at, "segmented_control", "src").set_value("upload").run()
+    _ok(at)
+    at.file_uploader(key="upload").upload("red.png", _png(), "image/png").run()
+    _ok(at)
+    assert not at.error
+    at.file_uploader(key="upload").upload("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png").run()
+    _ok(at)
+    assert at.error, "a corrupt upload must be reported in a sentence"
+    assert at.error[0].value.startswith(tr("err.image", "en", why="").strip())
+
+
+def _widget(at: AppTest, kind: str, key: str):
+    """A widget by its key, whichever language suffix cnnviz.ui.widgets gave it."""
+    for w in at.get(kind):
+        if w.key == key or (w.key or "").split("@")[0] == key:
+            return w
+    raise AssertionError(f"no {kind} with key {key!r}")
+
+
+def test_feature_maps_controls() -> None:
+    at = _page("pages/4_Feature_maps.py")
+    _ok(at)
+    layers = at.selectbox(key="layer").options
+    assert "features.0.0" in layers
+    at.selectbox(key="layer").select("features.3").run()
+    _ok(at)
+    assert at.selectbox(key="layer").value == "features.3"
+    channel = _widget(at, "selectbox", "channel")
+    third = int(channel.options[2].split()[-1])  # options are shown as "channel N", most active first
+    channel.select(third).run()
+    _ok(at)
+    at.slider(key="n_channels").set_value(8).run()
+    _ok(at)
+    target = at.selectbox(key="cam_target")
+    target.set_value(target.value).run()  # same class again: cached, no exception
+    at.slider(key="cam_alpha").set_value(0.8).run()
+    _ok(at)
+    _widget(at, "selectbox", "model").select("lenet5").run()
+    _ok(at)
+    assert "conv1" in at.selectbox(key="layer").options
+    assert any(tr("note.gray", "en") in c.value for c in at.caption)
+
+
+def test_feature_maps_missing_weights_offer_untrained() -> None:
+    at = _page("pages/4_Feature_maps.py", model="alexnet")
+    _ok(at)
+    if at.get("checkbox"):  # pretrained AlexNet is not in this machine's hub cache
+        assert at.error, "missing weights must be said in a sentence"
+        at.checkbox(key="untrained").check().run()
+        _ok(at)
+        assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
+
+
+def test_architectures_controls() -> None:
+    at = _page("pages/3_Architectures.py", model="lenet5")
+    _ok(at)
+    table = at.dataframe[0].value
+    shapes = [s for s in table[tr("arch.col.output", "en")] if s]
+    # The lecture's LeNet-5 table: 28×28×6, 14×14×6, 10×10×16, 5×5×16, 120, 84, 10 (as C × H × W here).
+    for expected in ["6 × 28 × 28", "6 × 14 × 14", "16 × 10 × 10", "16 × 5 × 5", "120 × 1 × 1", "84", "10"]:
+        assert expected in shapes
+    at.slider(key="stack_c").set_value(10).run()
+    _ok(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics[tr("arch.two3", "en")] == f"{2 * 9 * 100:,}"
+    assert metrics[tr("arch.one5", "en")] == f"{25 * 100:,}"
+    at.slider(key="diagram_n").set_value(3).run()
+    _ok(at)
+
+
+def test_image_as_data_controls() -> None:
+    at = _page("pages/1_Image_as_data.py")
+    _ok(at)
+    for key, value in [("px_size", 4), ("px_top", 10), ("px_left", 12), ("px_threshold", 90)]:
+        at.slider(key=key).set_value(value).run()
+        _ok(at)
+    at.toggle(key="px_scale01").set_value(True).run()
+    _ok(at)
+    _widget(at, "selectbox", "image").select("digit-5").run()
+    _ok(at)
+
+
+def test_convolution_controls_and_impossible_settings() -> None:
+    at = _page("pages/2_Convolution_and_pooling.py")
+    _ok(at)
+    _widget(at, "selectbox", "conv_preset").select("sobel_x").run()
+    _ok(at)
+    at.number_input(key="conv_stride").set_value(2).run()
+    at.number_input(key="conv_padding").set_value(1).run()
+    _widget(at, "selectbox", "conv_mode").select("reflect").run()
+    at.number_input(key="conv_dilation").set_value(2).run()
+    _ok(at)
+    at.slider(key="conv_step").set_value(1).run()
+    _ok(at)
+    code = at.code[0].value
+    assert "=" in code and "×" in code
+    _widget(at, "radio", "conv_src").set_value("matrix").run()
+    _ok(at)
+    at.button(key="conv_play").click().run()
+    _ok(at)
+    # Impossible: stride 0 and a kernel larger than the padded input give one sentence each, no traceback.
+    at.number_input(key="conv_stride").set_value(0).run()
+    _ok(at)
+    assert any("stride" in e.value.lower() for e in at.error)
+    at.number_input(key="conv_stride").set_value(1).run()
+    at.number_input(key="conv_padding").set_value(0).run()
+    at.slider(key="conv_size").set_value(3).run()
+    _widget(at, "selectbox", "conv_preset").select("box_blur").run()
+    at.select_slider(key="conv_ksize").set_value(5).run()
+    _ok(at)
+    assert any("larger than the padded input" in e.value for e in at.error)
+    # Size formula: a non-divisible case warns that PyTorch floors.
+    at.number_input(key="size_i").set_value(5).run()
+    at.number_input(key="size_f").set_value(2).run()
+    at.number_input(key="size_s").set_value(2).run()
+    at.number_input(key="size_p").set_value(0).run()
+    _ok(at)
+    assert at.warning and "3" in at.warning[0].value
+    for key, value in [
+        ("multi_size", 6),
+        ("multi_filters", 3),
+        ("pool_size", 6),
+        ("pool_k", 3),
+        ("pool_s", 1),
+    ]:
+        at.slider(key=key).set_value(value).run()
+        _ok(at)
+    at.slider(key="fc_classes").set_value(4).run()
+    at.number_input(key="aug_seed").set_value(3).run()
+    _widget(at, "multiselect", "aug_ops").set_value(["flip"]).run()
+    at.slider(key="shift_max").set_value(4).run()
+    _ok(at)
+
+
+def test_language_switch_keeps_choices() -> None:
+    at = _app().run()
+    _widget(at, "selectbox", "image").select("coffee").run()
+    at.switch_page("pages/2_Convolution_and_pooling.py").run()
+    _widget(at, "selectbox", "conv_preset").select("sharpen").run()
+    _widget(at, "segmented_control", "lang").set_value("ko").run()
+    _ok(at)
+    assert at.title[0].value == tr("page.conv", "ko")
+    assert _widget(at, "selectbox", "conv_preset").value == "sharpen"
+    assert _widget(at, "selectbox", "image").value == "coffee"

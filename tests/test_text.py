@@ -1,0 +1,65 @@
+"""The English/Korean table: both languages everywhere, placeholders agree, every error translated."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import pytest
+
+from cnnviz.analysis.conv import ERROR_MESSAGES
+from cnnviz.images import ERROR_KEYS
+from cnnviz.ui.nav import PAGES
+from cnnviz.ui.text import TEXT, tr
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("key", sorted(TEXT))
+def test_both_languages_present(key: str) -> None:
+    en, ko = TEXT[key]
+    assert en.strip() and ko.strip()
+
+
+def test_korean_entries_are_korean() -> None:
+    # Keys whose Korean is legitimately the same as English (names, formulas) are few.
+    same = [k for k, (en, ko) in TEXT.items() if en == ko and _fields(en) != {"why"}]
+    assert len(same) <= 0.05 * len(TEXT), same
+    assert sum(bool(_HANGUL.search(ko)) for _, ko in TEXT.values()) >= 0.9 * len(TEXT)
+
+
+@pytest.mark.parametrize("key", sorted(TEXT))
+def test_placeholders_agree(key: str) -> None:
+    en, ko = TEXT[key]
+    if key.startswith("converr."):  # Korean may mention more of the error's params than the short English
+        return
+    assert _fields(en) == _fields(ko), key
+
+
+def test_every_error_key_is_translated() -> None:
+    assert {f"imgerr.{k}" for k in ERROR_KEYS} <= TEXT.keys()
+    # Every conv error a page control can cause has a Korean sentence.
+    reachable = set(ERROR_MESSAGES) - {
+        "not_integer",
+        "pool_kind",
+        "padding_mode",
+        "preset_unknown",
+        "bias_shape",
+    }
+    reachable -= {"fc_weight_shape", "count", "output_padding", "transposed_too_small"}
+    assert {f"converr.{k}" for k in reachable} <= TEXT.keys()
+
+
+def test_every_page_has_title_and_blurb() -> None:
+    for info in PAGES:
+        assert tr(info.title_key, "ko") and tr(info.title_key + ".blurb", "ko")
+
+
+def test_lecture_terms_in_korean() -> None:
+    korean = " ".join(ko for _, ko in TEXT.values())
+    for term in ["특징 맵", "필터", "스트라이드", "패딩", "풀링"]:
+        assert term in korean
