@@ -38,7 +38,6 @@ How it stays honest and leaves the model as it found it:
 from __future__ import annotations
 
 import difflib
-import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -50,30 +49,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cnnviz.locks import model_lock
+
 __all__ = ["Call", "Capture", "ChannelStats", "capture", "channel_stats", "model_lock"]
 
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
 _REDUCE_DIMS = {2: (0,), 3: (0, 2), 4: (0, 2, 3), 5: (0, 2, 3, 4)}
-
-
-def model_lock(model: nn.Module) -> threading.RLock:
-    """Returns the one re-entrant lock that belongs to `model` (created on first use).
-
-    The lock lives as long as the model object does; `capture()` holds it for its whole block, and callers
-    that run a shared model outside `capture()` should hold it too.
-
-    Args:
-        model: Any module; the lock is keyed by the object, not by its architecture.
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = threading.RLock()
-            _LOCKS[model] = lock
-        return lock
 
 
 @dataclass(frozen=True)

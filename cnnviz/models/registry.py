@@ -25,6 +25,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cnnviz.locks import model_lock
 from cnnviz.weights import bundled_path
 
 __all__ = [
@@ -155,7 +156,6 @@ class LoadedModel:
         model: the network in eval mode.
         categories: output names (ImageNet class names, digits, shapes, …).
         weights: "bundled", "weight pack", "torchvision pretrained" or "untrained".
-        lock: held while hooks are attached or the model runs, because a cached model is shared by sessions.
         message: why pretrained weights were not loaded when they were asked for and untrained ones were
             allowed instead; ``None`` otherwise.
         weights_name: which weights, e.g. ``"ResNet18_Weights.IMAGENET1K_V1"`` (``"untrained"``).
@@ -165,9 +165,16 @@ class LoadedModel:
     model: nn.Module
     categories: list[str]
     weights: WeightsLabel
-    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     message: str | None = None
     weights_name: str = "untrained"
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while hooks are attached or the model runs, because a cached model is shared by sessions.
+
+        The same lock `cnnviz.capture.capture` takes for this model (`cnnviz.locks.model_lock`).
+        """
+        return model_lock(self.model)
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
         """The model's input for ``image``: ``(1, C, H, W)`` float32.
