@@ -121,14 +121,18 @@ def test_feature_maps_controls() -> None:
     assert any(tr("note.gray", "en") in c.value for c in at.caption)
 
 
-def test_feature_maps_missing_weights_offer_untrained() -> None:
+def test_feature_maps_missing_weights_offer_untrained(torch_home, no_network) -> None:
+    # An empty hub cache and no network: AlexNet's pretrained weights can't be had. The page says so in one
+    # sentence, after trying the download once (blocked here), and offers untrained weights, labelled.
     at = _page("pages/4_Feature_maps.py", model="alexnet")
     _ok(at)
-    if at.get("checkbox"):  # pretrained AlexNet is not in this machine's hub cache
-        assert at.error, "missing weights must be said in a sentence"
-        at.checkbox(key="untrained").check().run()
-        _ok(at)
-        assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
+    assert at.error, "missing weights must be said in a sentence"
+    assert "alexnet" in at.error[0].value.lower()
+    assert no_network, "the page should have tried the download"
+    at.checkbox(key="untrained").check().run()
+    _ok(at)
+    assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
+    assert at.selectbox(key="layer").options  # the untrained network's maps are shown
 
 
 def test_architectures_controls() -> None:
@@ -222,3 +226,22 @@ def test_language_switch_keeps_choices() -> None:
     assert at.title[0].value == tr("page.conv", "ko")
     assert _widget(at, "selectbox", "conv_preset").value == "sharpen"
     assert _widget(at, "selectbox", "image").value == "coffee"
+
+
+def test_tiny_and_odd_uploads_on_feature_maps() -> None:
+    at = _app().run()
+    _widget(at, "segmented_control", "src").set_value("upload").run()
+    at.switch_page("pages/4_Feature_maps.py").run()
+    # A 1×1 image is smaller than any kernel: the model's own transform resizes it, the page keeps working.
+    at.file_uploader(key="upload").upload("dot.png", _png(size=(1, 1)), "image/png").run()
+    _ok(at)
+    assert not at.error
+    # An RGBA PNG and a grayscale one are converted for the 3-channel model.
+    buf = io.BytesIO()
+    Image.new("LA", (40, 30), (120, 200)).save(buf, "PNG")
+    at.file_uploader(key="upload").upload("gray.png", buf.getvalue(), "image/png").run()
+    _ok(at)
+    assert not at.error
+    at.file_uploader(key="upload").upload("empty.png", b"", "image/png").run()
+    _ok(at)
+    assert at.error and tr("imgerr.empty", "en")[:-1].lower() in at.error[0].value.lower()

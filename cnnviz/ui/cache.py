@@ -7,6 +7,7 @@ channel or the language re-renders without running the model again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -34,9 +35,14 @@ __all__ = [
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def load_model(name: str, allow_untrained: bool = False) -> models.LoadedModel:
-    """The model `name`, loaded once for all sessions (see `cnnviz.models.load`)."""
-    return models.load(name, pretrained=True, allow_untrained=allow_untrained, progress=False)
+def load_model(
+    name: str, allow_untrained: bool = False, _progress: Callable[[int, int], None] | None = None
+) -> models.LoadedModel:
+    """The model `name`, loaded once for all sessions (see `cnnviz.models.load`).
+
+    `_progress(done, total)` hears about a weights download (not part of the cache key).
+    """
+    return models.load(name, pretrained=True, allow_untrained=allow_untrained, progress=_progress or False)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

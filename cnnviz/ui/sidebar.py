@@ -178,8 +178,19 @@ def require_model(name: str | None) -> models.LoadedModel | None:
     if name is None:
         return None
     try:
-        with st.spinner(t("loading.model", name=name)):
-            return cache.load_model(name)
+        if models.weights_present(name):
+            with st.spinner(t("loading.model", name=name)):
+                return cache.load_model(name)
+        # Not on this machine: torchvision's weights are downloaded (when online) with a progress bar.
+        bar = st.progress(0.0, text=t("loading.download", name=name))
+
+        def progress(done: int, total: int) -> None:
+            bar.progress(min(1.0, done / total) if total else 0.0, text=t("loading.download", name=name))
+
+        try:
+            return cache.load_model(name, _progress=progress)
+        finally:
+            bar.empty()
     except models.WeightsMissingError as err:
         show_error(err)
         if st.checkbox(t("side.untrained"), key="untrained", help=t("side.untrained_help")):
