@@ -22,6 +22,11 @@ Trainer = Callable[[int | None, Path, bool], dict[str, Any]]
 
 TRAINERS: dict[str, str] = {
     "lenet5": "cnnviz.models.lenet:train_lenet5",
+    "alexnet-mini": "cnnviz.models.mini:train_alexnet_mini",
+    "vgg-mini": "cnnviz.models.mini:train_vgg_mini",
+    "resnet-mini": "cnnviz.models.mini:train_resnet_mini",
+    "se-resnet-mini": "cnnviz.models.mini:train_se_resnet_mini",
+    "plainnet-mini": "cnnviz.models.mini:train_plainnet_mini",
 }
 
 

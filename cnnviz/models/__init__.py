@@ -13,6 +13,7 @@ from __future__ import annotations
 
 # Registration order is the order pages list the models in: the lecture's history first.
 from cnnviz.models import lenet as lenet
+from cnnviz.models import mini as mini
 from cnnviz.models import zoo as zoo
 from cnnviz.models.registry import (
     BundledWeights,

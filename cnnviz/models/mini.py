@@ -1,0 +1,768 @@
+"""Mini networks of the lecture's CNN families, trained on synthetic shapes (3×64×64, `shapes.CLASSES`).
+
+The lecture's history, each step one small network that trains in a few minutes on two CPU cores:
+
+- `AlexNetMini`: ReLU, max pooling, dropout, trained with data augmentation (AlexNet vs LeNet-5);
+- `VGGMini`: only 3×3 convolutions with stride 1 and padding 1, and 2×2 max pooling;
+- `ResNetMini` with `BasicBlock`: H(x) = F(x) + x, identity skips and 1×1 stride-2 projection skips;
+- `ResNetMini` with `SEBasicBlock`: the same with a `SEBlock` (squeeze by global average pooling, excitation
+  FC → ReLU → FC → sigmoid, channel reweighting) on each residual branch;
+- `ResNetMini` with `PlainBlock`: the same depth without skips.
+
+Module names follow torchvision (`features.0`, `classifier.1`, `conv1`, `layer1.0.conv1`,
+`layer2.0.downsample.0`, `layer1.0.se.fc1`, `fc`), so code written for torchvision's AlexNet/VGG/ResNet finds
+the same parts here. Every ReLU is out-of-place, so a captured tensor is never changed after its hook ran and
+gradients with respect to it stay well defined; the residual addition is a plain `out + identity`, which
+`torch.fx` records as `layerN.M.add`.
+
+`plain_stack(depth)` and `residual_stack(depth)` build untrained CIFAR-style ResNet-20/56 stacks and their
+plain twins for the "vanishing gradients at initialisation" demo.
+
+Each bundled network is trained by `python -m cnnviz.train NAME` (the `train_*` functions here) and stored as
+`cnnviz/models/bundled/NAME.safetensors` with a `NAME.json` card.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, ImageOps
+from torch import nn
+
+from cnnviz.data import shapes
+from cnnviz.models.registry import BundledWeights, ModelSpec, register
+
+__all__ = [
+    "HELD_OUT_COUNT",
+    "INPUT_SIZE",
+    "MINI_NAMES",
+    "NUM_CLASSES",
+    "SPECS",
+    "AlexNetMini",
+    "BasicBlock",
+    "PlainBlock",
+    "ResNetMini",
+    "SEBasicBlock",
+    "SEBlock",
+    "ShapesTransform",
+    "VGGMini",
+    "alexnet_mini",
+    "build",
+    "evaluate",
+    "held_out_set",
+    "plain_stack",
+    "plainnet_mini",
+    "residual_stack",
+    "resnet_mini",
+    "se_resnet_mini",
+    "train_alexnet_mini",
+    "train_plainnet_mini",
+    "train_resnet_mini",
+    "train_se_resnet_mini",
+    "train_vgg_mini",
+    "vgg_mini",
+]
+
+NUM_CLASSES = len(shapes.CLASSES)
+INPUT_SIZE = (shapes.CLASSIFICATION_SIZE, shapes.CLASSIFICATION_SIZE)
+HELD_OUT_COUNT = 1000
+"""Every card's held-out accuracy is measured on `shapes.held_out_seeds(HELD_OUT_COUNT)`."""
+
+
+# --------------------------------------------------------------------------------------------- AlexNet
+
+
+class AlexNetMini(nn.Module):
+    """AlexNet in miniature: a large strided first filter, ReLU, overlapping max pooling, dropout in the FCs.
+
+    Like torchvision's AlexNet: `features` (5 convolutions, 3 max pools), `avgpool`, `classifier`
+    (dropout, FC, ReLU, dropout, FC, ReLU, FC). No batch normalisation: AlexNet had none. Dropout is 0.25
+    rather than AlexNet's 0.5, because these FC layers are 192 wide instead of 4096: at 0.5 the small net
+    stays at chance.
+    Input `(N, 3, 64, 64)` -> logits `(N, num_classes)`.
+    """
+
+    def __init__(self, num_classes: int = NUM_CLASSES, dropout: float = 0.25) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 24, kernel_size=5, stride=2, padding=2),  # (N, 24, 32, 32)
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),  # (N, 24, 16, 16)
+            nn.Conv2d(24, 48, kernel_size=5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),  # (N, 48, 8, 8)
+            nn.Conv2d(48, 64, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(64, 64, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(64, 48, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),  # (N, 48, 4, 4)
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((4, 4))
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(48 * 4 * 4, 192),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(192, 192),
+            nn.ReLU(),
+            nn.Linear(192, num_classes),
+        )
+        # Without batch normalisation, PyTorch's default initialisation shrinks the signal layer by layer and
+        # training stalls at chance (the vanishing gradients of the residual-gradients page); Kaiming
+        # initialisation keeps it alive.
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ------------------------------------------------------------------------------------------------- VGG
+
+_VGG_CFG: tuple[int | str, ...] = (16, "M", 32, "M", 32, 32, "M", 64, 64, "M")
+
+
+class VGGMini(nn.Module):
+    """VGG in miniature: stacked 3×3 convolutions (stride 1, padding 1) and 2×2 max pooling only.
+
+    Like torchvision's VGG without batch normalisation (as the original): `features`, `avgpool`,
+    `classifier`.
+    Input `(N, 3, 64, 64)` -> logits `(N, num_classes)`.
+    """
+
+    def __init__(
+        self, num_classes: int = NUM_CLASSES, cfg: Sequence[int | str] = _VGG_CFG, dropout: float = 0.3
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for item in cfg:
+            if item == "M":
+                layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            else:
+                width = int(item)
+                layers += [nn.Conv2d(channels, width, kernel_size=3, stride=1, padding=1), nn.ReLU()]
+                channels = width
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((4, 4))
+        self.classifier = nn.Sequential(
+            nn.Linear(channels * 4 * 4, 128),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(128, num_classes),
+        )
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# ---------------------------------------------------------------------------------------------- ResNet
+
+
+def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+NormLayer = Callable[[int], nn.Module]
+"""Builds the normalisation after a convolution from its channel count: `nn.BatchNorm2d`, or `nn.Identity`
+(which ignores the count) for a network without normalisation."""
+
+
+def _projection(cin: int, cout: int, stride: int, norm_layer: NormLayer = nn.BatchNorm2d) -> nn.Sequential:
+    """The 1×1 convolution (+ BN) skip that matches shapes when a block changes width or resolution."""
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=False), norm_layer(cout))
+
+
+class SEBlock(nn.Module):
+    """Squeeze-and-excitation: reweight each channel by a learned importance in (0, 1).
+
+    - squeeze: `avgpool` (global average pooling) turns `(N, C, H, W)` into one number per channel,
+      `(N, C, 1, 1)`;
+    - excitation: `fc1` reduces C to C / r channels, `relu`, `fc2` expands back to C, `sigmoid` maps each to
+      (0, 1), the channel weights;
+    - scale: the input times the weights, `(N, C, H, W)`.
+
+    `fc1` and `fc2` are 1×1 convolutions on the `(N, C, 1, 1)` vector, which is exactly a fully connected
+    layer (as in torchvision's `SqueezeExcitation`). Each step is its own hookable module: squeeze vector =
+    `avgpool` output, reduced vector = `relu` output, channel weights = `sigmoid` output, reweighted feature
+    map = this module's output.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        if reduction < 1 or channels % reduction:
+            raise ValueError(f"reduction must divide channels ({channels}), got {reduction}")
+        self.reduction = reduction
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(channels, channels // reduction, kernel_size=1)
+        self.relu = nn.ReLU()
+        self.fc2 = nn.Conv2d(channels // reduction, channels, kernel_size=1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = self.sigmoid(self.fc2(self.relu(self.fc1(self.avgpool(x)))))  # (N, C, 1, 1)
+        return x * weights
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block: H(x) = F(x) + x with F = conv-BN-ReLU-conv-BN, then ReLU.
+
+    The skip is the identity, or `downsample` (1×1 convolution with stride 2 + BN) where the shape changes.
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU()
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.downsample = downsample
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x), the residual branch."""
+        return self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.residual(x)
+        out = out + identity
+        return self.relu(out)
+
+
+class SEBasicBlock(BasicBlock):
+    """SE-ResNet module: the basic block with `se` (an `SEBlock`) on the residual branch, before the add."""
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+        reduction: int = 4,
+    ) -> None:
+        super().__init__(inplanes, planes, stride, downsample, norm_layer)
+        self.se = SEBlock(planes, reduction)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x) reweighted channel by channel: se(bn2(conv2(relu(bn1(conv1(x))))))."""
+        return self.se(super().residual(x))
+
+
+class PlainBlock(nn.Module):
+    """The basic block without its skip: H(x) = F(x), then ReLU (a "plain" network of the ResNet paper)."""
+
+    expansion = 1
+
+    def __init__(
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> None:
+        super().__init__()
+        del downsample  # no skip, so nothing to match shapes for
+        self.conv1 = _conv3x3(inplanes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.relu = nn.ReLU()
+        self.conv2 = _conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+
+
+BlockFactory = Callable[..., nn.Module]
+
+
+class ResNetMini(nn.Module):
+    """A ResNet laid out like torchvision's: `conv1`, `bn1`, `relu`, `maxpool`, `layer1..N`, `avgpool`, `fc`.
+
+    Args:
+        block: `BasicBlock`, `SEBasicBlock` or `PlainBlock` (anything built as
+            `block(inplanes, planes, stride, downsample, norm_layer=...)`).
+        layers: blocks per stage.
+        widths: channels per stage; every stage after the first halves the resolution (stride-2 first block).
+        num_classes: size of the output.
+        stem_stride: stride of `conv1` (a 3×3 convolution).
+        maxpool: whether the stem ends in a 2×2 max pool (otherwise `maxpool` is an `nn.Identity`).
+        skip_projection: build `downsample` projections where a block changes shape (False for plain blocks).
+        norm_layer: `nn.BatchNorm2d` (ResNet) or `nn.Identity` (no normalisation).
+        kaiming_init: torchvision's ResNet initialisation (Kaiming normal, fan-out); otherwise every layer
+            keeps PyTorch's default initialisation.
+    """
+
+    def __init__(
+        self,
+        block: BlockFactory,
+        layers: Sequence[int],
+        widths: Sequence[int],
+        num_classes: int = NUM_CLASSES,
+        stem_stride: int = 1,
+        maxpool: bool = True,
+        skip_projection: bool = True,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+        kaiming_init: bool = True,
+    ) -> None:
+        super().__init__()
+        if len(layers) != len(widths) or not layers:
+            raise ValueError(f"layers and widths need the same, non-zero length, got {layers} and {widths}")
+        self.inplanes = widths[0]
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=3, stride=stem_stride, padding=1, bias=False)
+        self.bn1 = norm_layer(widths[0])
+        self.relu = nn.ReLU()
+        self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=2, stride=2) if maxpool else nn.Identity()
+        self.num_stages = len(layers)
+        for i, (count, width) in enumerate(zip(layers, widths, strict=True)):
+            stride = 1 if i == 0 else 2
+            layer = self._make_layer(block, width, count, stride, skip_projection, norm_layer)
+            self.add_module(f"layer{i + 1}", layer)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(widths[-1], num_classes)
+        # torchvision's ResNet initialisation; the SE excitation layers keep PyTorch's default.
+        se_convs = {id(c) for m in self.modules() if isinstance(m, SEBlock) for c in (m.fc1, m.fc2)}
+        for m in self.modules() if kaiming_init else ():
+            if isinstance(m, nn.Conv2d) and id(m) not in se_convs:
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def _make_layer(
+        self,
+        block: BlockFactory,
+        planes: int,
+        count: int,
+        stride: int,
+        skip_projection: bool,
+        norm_layer: NormLayer,
+    ) -> nn.Sequential:
+        downsample = None
+        if skip_projection and (stride != 1 or self.inplanes != planes):
+            downsample = _projection(self.inplanes, planes, stride, norm_layer)
+        blocks = [block(self.inplanes, planes, stride, downsample, norm_layer=norm_layer)]
+        self.inplanes = planes
+        blocks += [block(planes, planes, norm_layer=norm_layer) for _ in range(1, count)]
+        return nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for i in range(self.num_stages):
+            x = getattr(self, f"layer{i + 1}")(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# --------------------------------------------------------------------------------------------- builders
+
+_MINI_LAYERS = (1, 1, 1, 1)
+_MINI_WIDTHS = (16, 32, 64, 128)
+
+
+def alexnet_mini(num_classes: int = NUM_CLASSES) -> AlexNetMini:
+    """AlexNet-mini, untrained."""
+    return AlexNetMini(num_classes)
+
+
+def vgg_mini(num_classes: int = NUM_CLASSES) -> VGGMini:
+    """VGG-mini, untrained."""
+    return VGGMini(num_classes)
+
+
+def resnet_mini(num_classes: int = NUM_CLASSES) -> ResNetMini:
+    """ResNet-mini (ResNet-10 layout: stem + four stages of one basic block), untrained."""
+    return ResNetMini(BasicBlock, _MINI_LAYERS, _MINI_WIDTHS, num_classes)
+
+
+def se_resnet_mini(num_classes: int = NUM_CLASSES, reduction: int = 4) -> ResNetMini:
+    """SE-ResNet-mini: ResNet-mini with an SE block (reduction r = `reduction`) in every block, untrained."""
+
+    def block(
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        norm_layer: NormLayer = nn.BatchNorm2d,
+    ) -> SEBasicBlock:
+        return SEBasicBlock(inplanes, planes, stride, downsample, norm_layer, reduction=reduction)
+
+    return ResNetMini(block, _MINI_LAYERS, _MINI_WIDTHS, num_classes)
+
+
+def plainnet_mini(num_classes: int = NUM_CLASSES) -> ResNetMini:
+    """PlainNet-mini: ResNet-mini's depth and widths without skips (and so without projections), untrained."""
+    return ResNetMini(PlainBlock, _MINI_LAYERS, _MINI_WIDTHS, num_classes, skip_projection=False)
+
+
+def _stack_blocks(depth: int) -> int:
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110), got {depth}")
+    return (depth - 2) // 6
+
+
+def _stack(depth: int, block: BlockFactory, num_classes: int, batch_norm: bool) -> ResNetMini:
+    n = _stack_blocks(depth)
+    return ResNetMini(
+        block,
+        (n, n, n),
+        (16, 32, 64),
+        num_classes,
+        maxpool=False,
+        skip_projection=block is BasicBlock,
+        norm_layer=nn.BatchNorm2d if batch_norm else nn.Identity,
+        kaiming_init=batch_norm,
+    )
+
+
+def residual_stack(depth: int, num_classes: int = NUM_CLASSES, *, batch_norm: bool = False) -> ResNetMini:
+    """CIFAR-style ResNet-`depth`, untrained: 6n + 2 layers (stem, three stages of n basic blocks, FC).
+
+    Stages of 16/32/64 channels, projection skips (1×1 convolution, stride 2) where the shape changes, no max
+    pool; for 64×64 inputs. Module names as in ResNet-mini (`layer1.0.conv1`, …).
+
+    Args:
+        depth: 6n + 2, e.g. 20 or 56.
+        num_classes: size of the output.
+        batch_norm: with batch normalisation and torchvision's Kaiming initialisation. The default, without
+            it and with PyTorch's default initialisation, is the set-up where a deep plain stack's gradient
+            vanishes at initialisation (the first layer of `plain_stack(56)` gets a gradient near 0) while the
+            skips here carry it back (∂H/∂x = F'(x) + 1). With batch normalisation the plain stack's early
+            gradients grow instead of vanishing; the residual stack's stay moderate.
+
+    Raises:
+        ValueError: if `depth` is not 6n + 2.
+    """
+    return _stack(depth, BasicBlock, num_classes, batch_norm)
+
+
+def plain_stack(depth: int, num_classes: int = NUM_CLASSES, *, batch_norm: bool = False) -> ResNetMini:
+    """The plain twin of `residual_stack(depth)`: the same convolutions without any skip, untrained.
+
+    Raises:
+        ValueError: if `depth` is not 6n + 2.
+    """
+    return _stack(depth, PlainBlock, num_classes, batch_norm)
+
+
+_BUILDERS: dict[str, Callable[[], nn.Module]] = {
+    "alexnet-mini": alexnet_mini,
+    "vgg-mini": vgg_mini,
+    "resnet-mini": resnet_mini,
+    "se-resnet-mini": se_resnet_mini,
+    "plainnet-mini": plainnet_mini,
+}
+MINI_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def build(name: str) -> nn.Module:
+    """An untrained mini network by its bundled name (one of `MINI_NAMES`).
+
+    Raises:
+        KeyError: naming the unknown model.
+    """
+    try:
+        return _BUILDERS[name]()
+    except KeyError:
+        raise KeyError(f"unknown mini model {name!r}; known: {', '.join(MINI_NAMES)}") from None
+
+
+# ------------------------------------------------------------------------------------------------ specs
+
+
+@dataclass(frozen=True)
+class ShapesTransform:
+    """The mini networks' preprocessing: centre crop to a square, resize to 64×64, `shapes.normalize`.
+
+    A 64×64 shapes image passes through unchanged apart from the normalisation, so the app's input and the
+    training data agree exactly.
+    """
+
+    size: tuple[int, int] = INPUT_SIZE
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        """Returns `(3, 64, 64)` float32, `(pixels / 255 - MEAN) / STD`."""
+        image = image.convert("RGB")
+        if image.size != (self.size[1], self.size[0]):
+            image = ImageOps.fit(image, (self.size[1], self.size[0]), Image.Resampling.BILINEAR)
+        pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        return shapes.normalize(pixels.view(self.size[0], self.size[1], 3).permute(2, 0, 1))
+
+
+_NOTES: dict[str, tuple[str, str, str, int, tuple[str, ...]]] = {
+    # name: (family, note, note_ko, year, tags)
+    "alexnet-mini": (
+        "AlexNet",
+        "AlexNet (won ILSVRC 2012 by a wide margin) in miniature: ReLU instead of tanh, max pooling instead "
+        "of average pooling, dropout, and data augmentation; trained on synthetic shapes.",
+        "AlexNet(2012 ILSVRC에서 큰 격차로 우승)의 축소판: tanh 대신 ReLU, Average Pooling 대신 Max Pooling, "
+        "Drop Out과 Data Augmentation 사용; 합성 도형 데이터로 학습.",
+        2012,
+        ("relu", "max pooling", "dropout", "augmentation"),
+    ),
+    "vgg-mini": (
+        "VGG",
+        "VGGNet (ILSVRC 2014 runner-up) in miniature: only 3×3 filters with stride 1 and padding 1 from "
+        "start to end, and only max pooling; two stacked 3×3 convolutions see a 5×5 area with fewer "
+        "parameters and one more non-linearity.",
+        "VGGNet(2014 ILSVRC 준우승)의 축소판: 처음부터 끝까지 stride = 1, padding = 1인 (3,3) 필터만, "
+        "Pooling은 Max Pooling만 사용; 3×3 두 번은 5×5 한 번과 같은 영역을 더 적은 파라미터로 보고 "
+        "비선형성을 2번 추가.",
+        2014,
+        ("3x3",),
+    ),
+    "resnet-mini": (
+        "ResNet",
+        "ResNet in miniature: each residual block adds its input to the output of its convolutions, "
+        "H(x) = F(x) + x, so ∂H/∂x = F'(x) + 1 keeps the gradient from vanishing.",
+        "ResNet의 축소판: Residual block은 이전 layer의 결과를 Convolution Layer 이후로 넘겨 그대로 더함, "
+        "H(x) = F(x) + x; ∂H/∂x = F'(x) + 1이므로 기울기 소실 문제 예방.",
+        2015,
+        ("residual",),
+    ),
+    "se-resnet-mini": (
+        "SENet",
+        "SE-ResNet (SENet won ILSVRC 2017) in miniature: each SE block squeezes every channel to one number "
+        "by global average pooling, excites with FC → ReLU → FC → sigmoid (C → C/r → C, r = 4) and "
+        "reweights the feature map's channels by those 0–1 weights.",
+        "SE-ResNet(SENet, 2017 ILSVRC 1등)의 축소판: SE block이 GAP(global average pooling)로 각 채널을 "
+        "하나의 숫자로 묘사하고 FC → ReLU → FC → Sigmoid(C → C/r → C, r = 4)로 구한 0~1 중요도를 "
+        "Feature Map의 채널에 곱해 가중치를 줌.",
+        2017,
+        ("residual", "se"),
+    ),
+    "plainnet-mini": (
+        "ResNet",
+        "ResNet-mini's depth without the skip connections (the plain way): each block must learn H(x) "
+        "directly, and the deeper a plain network, the harder it is to optimise.",
+        "ResNet-mini와 같은 깊이에서 skip connection을 뺀 기존 방식(plain) 네트워크: 각 block이 H(x)를 직접 "
+        "학습해야 하고, 층이 깊어질수록 최적화가 힘들어진다.",
+        2015,
+        ("plain",),
+    ),
+}
+
+
+def _specs() -> list[ModelSpec]:
+    """The registry entries of the bundled mini networks."""
+    specs = []
+    for name in MINI_NAMES:
+        family, note, note_ko, year, tags = _NOTES[name]
+        specs.append(
+            ModelSpec(
+                name=name,
+                family=family,
+                task="classification",
+                in_channels=3,
+                input_size=INPUT_SIZE,
+                source="bundled",
+                note=note,
+                note_ko=note_ko,
+                build=_BUILDERS[name],
+                transform=ShapesTransform(),
+                categories=shapes.CLASSES,
+                weights=BundledWeights(name),
+                mean=shapes.MEAN,
+                std=shapes.STD,
+                year=year,
+                tags=tags,
+            )
+        )
+    return specs
+
+
+SPECS: tuple[ModelSpec, ...] = tuple(register(spec) for spec in _specs())
+"""The registered specs, in the lecture's order."""
+
+
+# --------------------------------------------------------------------------------------------- training
+
+
+def held_out_set(count: int = HELD_OUT_COUNT) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed held-out images `(N, 3, 64, 64)` uint8 and labels `(N,)` every card is measured on."""
+    return shapes.classification_tensors(shapes.held_out_seeds(count))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 250) -> float:
+    """Top-1 accuracy of `model` (put in eval mode) on uint8 `images` `(N, 3, H, W)`."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        logits = model(shapes.normalize(images[start : start + batch_size]))
+        correct += int((logits.argmax(1) == labels[start : start + batch_size]).sum())
+    return correct / len(images)
+
+
+def _augmenter() -> Callable[[torch.Tensor], torch.Tensor]:
+    """AlexNet-style augmentation of one uint8 `(3, H, W)` image: random crops, flips, colour jitter.
+
+    AlexNet trained on random crops and horizontal flips of its images and shifted their colours; here a
+    random resized crop (a small scale-and-shift affine move without empty borders), horizontal and vertical
+    flips (every shape class is closed under flips, so labels stay right) and brightness/contrast/saturation
+    jitter, all from `torchvision.transforms.v2`, drawn anew for each image.
+    """
+    from torchvision.transforms import v2
+
+    return v2.Compose(
+        [
+            v2.RandomResizedCrop(INPUT_SIZE, scale=(0.75, 1.0), ratio=(0.9, 1.1), antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.RandomVerticalFlip(),
+            v2.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25),
+        ]
+    )
+
+
+_AUGMENTATION_TEXT = (
+    "torchvision.transforms.v2 per image: RandomResizedCrop(64, scale 0.75-1, ratio 0.9-1.1), "
+    "RandomHorizontalFlip, RandomVerticalFlip, ColorJitter(brightness 0.25, contrast 0.25, saturation 0.25)"
+)
+_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
+    "alexnet-mini": {"epochs": 8, "lr": 1.5e-3, "augment": True},
+    "vgg-mini": {"epochs": 5, "lr": 2e-3, "augment": False},
+    "resnet-mini": {"epochs": 6, "lr": 3e-3, "augment": False},
+    "se-resnet-mini": {"epochs": 6, "lr": 3e-3, "augment": False},
+    "plainnet-mini": {"epochs": 6, "lr": 3e-3, "augment": False},
+}
+_TRAIN_COUNT = 6000
+_BATCH_SIZE = 64
+_WEIGHT_DECAY = 5e-4
+_SEED = 0
+
+
+def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train one mini net on shapes, measure it on the held-out seeds, write NAME.safetensors + NAME.json.
+
+    Deterministic for a given machine and thread count: data, initial weights, batch order, dropout and
+    augmentation all follow `_SEED`; the global random state is left as it was.
+    """
+    from cnnviz.weights import save_bundled
+
+    settings = _TRAIN_DEFAULTS[name]
+    epochs = settings["epochs"] if epochs is None else epochs
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    started = time.perf_counter()
+    images, labels = shapes.classification_tensors(shapes.train_seeds(_TRAIN_COUNT))
+    held_images, held_labels = held_out_set()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_SEED)
+        model = build(name)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=_WEIGHT_DECAY)
+        steps_per_epoch = math.ceil(len(images) / _BATCH_SIZE)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=settings["lr"], total_steps=epochs * steps_per_epoch, pct_start=0.2
+        )
+        augment = _augmenter() if settings["augment"] else None
+        for epoch in range(epochs):
+            model.train()
+            order = torch.randperm(len(images))
+            total_loss = 0.0
+            for start in range(0, len(images), _BATCH_SIZE):
+                idx = order[start : start + _BATCH_SIZE]
+                batch = images[idx]
+                if augment is not None:
+                    batch = torch.stack([augment(img) for img in batch])
+                loss = nn.functional.cross_entropy(model(shapes.normalize(batch)), labels[idx])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total_loss += float(loss.detach()) * len(idx)
+            if progress:
+                accuracy = evaluate(model, held_images, held_labels)
+                print(
+                    f"{name} epoch {epoch + 1}/{epochs}: loss {total_loss / len(images):.4f}, "
+                    f"held-out accuracy {accuracy:.4f}, {time.perf_counter() - started:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    accuracy = evaluate(model, held_images, held_labels)
+    train_time = time.perf_counter() - started
+    card = {
+        "name": name,
+        "architecture": f"cnnviz.models.mini.{_BUILDERS[name].__name__}",
+        "task": "classification",
+        "data": (
+            "synthetic shapes, classification mode (cnnviz.data.shapes.classification_sample), "
+            f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]} RGB, one shape per image"
+        ),
+        "categories": list(shapes.CLASSES),
+        "normalize": {"mean": list(shapes.MEAN), "std": list(shapes.STD)},
+        "train_seeds": [0, _TRAIN_COUNT],
+        "train_count": _TRAIN_COUNT,
+        "held_out_seeds": [shapes.HELD_OUT_START, shapes.HELD_OUT_START + HELD_OUT_COUNT],
+        "seed": _SEED,
+        "epochs": epochs,
+        "batch_size": _BATCH_SIZE,
+        "optimizer": f"AdamW(lr={settings['lr']}, weight_decay={_WEIGHT_DECAY}), one-cycle schedule",
+        "loss": "cross-entropy on logits",
+        "augmentation": _AUGMENTATION_TEXT if settings["augment"] else "none",
+        "held_out_accuracy": round(accuracy, 4),
+        "held_out_count": HELD_OUT_COUNT,
+        "params": sum(p.numel() for p in model.parameters()),
+        "train_time_s": round(train_time, 1),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    return save_bundled(name, model.state_dict(), card, out_dir)
+
+
+def train_alexnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train AlexNet-mini (with augmentation); returns the written model card."""
+    return _train("alexnet-mini", epochs, out_dir, progress)
+
+
+def train_vgg_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train VGG-mini; returns the written model card."""
+    return _train("vgg-mini", epochs, out_dir, progress)
+
+
+def train_resnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train ResNet-mini; returns the written model card."""
+    return _train("resnet-mini", epochs, out_dir, progress)
+
+
+def train_se_resnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train SE-ResNet-mini; returns the written model card."""
+    return _train("se-resnet-mini", epochs, out_dir, progress)
+
+
+def train_plainnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
+    """Train PlainNet-mini; returns the written model card."""
+    return _train("plainnet-mini", epochs, out_dir, progress)
