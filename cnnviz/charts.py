@@ -183,3 +183,349 @@ def layer_diagram(
         height=200, width=max(600, int(110 * (n + 1))), margin=dict(l=0, r=0, t=0, b=0), plot_bgcolor="white"
     )
     return fig
+
+
+# --- detection (appended for the Detection page) ----------------------------------------------------------
+
+__all__ += ["category_grid"]
+
+
+def category_grid(
+    labels: np.ndarray, names: Sequence[str], colors: Sequence[str], title: str = ""
+) -> go.Figure:
+    """A grid of class indices, each cell coloured by its class and labelled with its name (YOLO's class map).
+
+    Args:
+        labels: (rows, cols) int class index per cell.
+        names: class names; `names[k]` is written in cells of class k.
+        colors: colour of class k is `colors[k % len(colors)]`.
+    """
+    a = np.asarray(labels, dtype=np.int64)
+    k = max(1, len(names))
+    # A stepped colour scale: class k owns the band [k / K, (k + 1) / K] of the scale.
+    scale = []
+    for i in range(k):
+        color = colors[i % len(colors)]
+        scale += [[i / k, color], [(i + 1) / k, color]]
+    fig = go.Figure(
+        go.Heatmap(
+            z=a,
+            zmin=-0.5,
+            zmax=k - 0.5,
+            colorscale=scale,
+            showscale=False,
+            text=[[names[v] if 0 <= v < len(names) else str(v) for v in row] for row in a],
+            texttemplate="%{text}",
+            hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", dtick=1)
+    fig.update_xaxes(constrain="domain", dtick=1)
+    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=420)
+    return fig
+
+
+# --- segmentation (appended for the Segmentation page) ---------------------------------------------------
+
+__all__ += ["class_shares", "spatial_sizes"]
+
+_PHASE_COLORS = {"input": "#7f7f7f", "down": "#1f77b4", "same": "#9ecae1", "up": "#d62728"}
+
+
+def spatial_sizes(
+    names: Sequence[str],
+    heights: Sequence[int],
+    widths: Sequence[int],
+    channels: Sequence[int],
+    phases: Sequence[str],
+    phase_names: dict[str, str],
+    title: str = "",
+    y_title: str = "",
+    per_box: Sequence[bool] | None = None,
+) -> go.Figure:
+    """Spatial size (H) of every stage as bars, coloured by whether the map shrank, kept its size or grew.
+
+    Args:
+        names: stage names in the order they ran.
+        heights: H per stage; widths and channels go into the hover text.
+        phases: "input", "down", "same" or "up" per stage (colours the bar).
+        phase_names: legend label of each phase (translated by the page).
+        per_box: stages that run on each detected box (drawn hatched).
+    """
+    boxed = list(per_box) if per_box is not None else [False] * len(names)
+    fig = go.Figure()
+    for phase, color in _PHASE_COLORS.items():
+        idx = [i for i, p in enumerate(phases) if p == phase]
+        if not idx:
+            continue
+        fig.add_trace(
+            go.Bar(
+                x=[names[i] for i in idx],
+                y=[heights[i] for i in idx],
+                name=phase_names.get(phase, phase),
+                marker=dict(color=color, pattern=dict(shape=["/" if boxed[i] else "" for i in idx])),
+                text=[f"{heights[i]}×{widths[i]}" for i in idx],
+                customdata=[[channels[i], widths[i]] for i in idx],
+                hovertemplate="%{x}: C=%{customdata[0]}, H×W=%{y}×%{customdata[1]}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=list(names))
+    fig.update_layout(
+        title=title,
+        yaxis_title=y_title,
+        barmode="overlay",
+        # Room above the bars for the title and, under it, the legend.
+        margin=dict(l=10, r=10, t=90 if title else 50, b=10),
+        height=440,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+    )
+    return fig
+
+
+def class_shares(
+    names: Sequence[str], shares: Sequence[float], colors: Sequence[str], title: str = ""
+) -> go.Figure:
+    """Share of the pixels per class as horizontal bars in each class's mask colour (doubles as a legend)."""
+    labs = [str(n) for n in names]
+    vals = [float(v) for v in shares]
+    fig = go.Figure(
+        go.Bar(
+            x=vals[::-1],
+            y=labs[::-1],
+            orientation="h",
+            marker=dict(color=list(colors)[::-1], line=dict(color="#444", width=1)),
+            text=[f"{v:.1%}" for v in vals[::-1]],
+            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(type="category")
+    fig.update_xaxes(tickformat=".0%", range=[0, max(1e-9, max(vals, default=0)) * 1.15])
+    fig.update_layout(
+        title=title,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        height=max(220, 28 * len(labs) + 80),
+    )
+    return fig
+
+
+# --- residual gradients and SE attention (appended for those pages) --------------------------------------
+
+__all__ += ["block_channel_heatmap", "channel_bars", "grouped_bars", "pipeline", "scatter_compare"]
+
+
+def grouped_bars(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    title: str = "",
+    log_y: bool = False,
+    stacked: bool = False,
+    x_title: str = "",
+    y_title: str = "",
+) -> go.Figure:
+    """Vertical bars: one group per label (a block), one bar per series; `stacked` piles positive and negative
+    parts (shares that add up to 1). Non-finite values are left out."""
+    labs = [str(s) for s in labels]
+    traces = []
+    for name, values in series.items():
+        vals = [float(v) if np.isfinite(v) and (not log_y or v > 0) else None for v in values]
+        traces.append(
+            go.Bar(x=labs, y=vals, name=name, hovertemplate="%{x}: %{y:.4g}<extra>" + name + "</extra>")
+        )
+    fig = go.Figure(traces)
+    fig.update_xaxes(type="category", title=x_title)
+    fig.update_yaxes(type="log" if log_y else "linear", title=y_title, exponentformat="e" if log_y else None)
+    # The legend goes below the x axis: above the plot it would run into the title in narrow columns.
+    fig.update_layout(
+        title=title,
+        barmode="relative" if stacked else "group",
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        height=420,
+        legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+        showlegend=len(series) > 1,
+    )
+    return fig
+
+
+def block_channel_heatmap(
+    matrix: np.ndarray,
+    rows: Sequence[str],
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    colorscale: str = "RdBu_r",
+) -> go.Figure:
+    """Rows (blocks) × columns (channels) of values in [zmin, zmax]; NaN cells (narrower rows) stay empty.
+
+    Unlike `heatmap`, cells are not square: a block of 1280 channels fits the page's width.
+    """
+    a = np.asarray(matrix, dtype=np.float64)
+    fig = go.Figure(
+        go.Heatmap(
+            z=a,
+            y=[str(r) for r in rows],
+            colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
+            hoverongaps=False,
+            hovertemplate="%{y}, channel %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(type="category", autorange="reversed", title=y_title)
+    fig.update_xaxes(title=x_title)
+    fig.update_layout(
+        title=title,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        height=max(260, 22 * len(rows) + 120),
+        plot_bgcolor="#eeeeee",
+    )
+    return fig
+
+
+def channel_bars(
+    values: np.ndarray,
+    title: str = "",
+    sort: bool = False,
+    x_title: str = "",
+    y_title: str = "",
+    y_range: tuple[float, float] | None = None,
+) -> go.Figure:
+    """One bar per channel; with `sort`, highest first (the channel number stays in the hover text)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    order = np.argsort(-v, kind="stable") if sort else np.arange(len(v))
+    fig = go.Figure(
+        go.Bar(
+            x=np.arange(len(v)),
+            y=v[order],
+            customdata=order,
+            hovertemplate="channel %{customdata}: %{y:.4g}<extra></extra>",
+            marker=dict(color=v[order], colorscale="RdBu_r", cmin=y_range[0], cmax=y_range[1])
+            if y_range is not None
+            else None,
+        )
+    )
+    fig.update_xaxes(title=x_title, showticklabels=not sort)
+    fig.update_yaxes(title=y_title, range=list(y_range) if y_range is not None else None)
+    fig.update_layout(
+        title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=300, bargap=0.05
+    )
+    return fig
+
+
+def pipeline(steps: Sequence[tuple[str, str]], title: str = "", multiply_back: bool = True) -> go.Figure:
+    """Steps left to right as boxes, each with its name and the shape it outputs, joined by arrows.
+
+    With `multiply_back`, an arc from the first box to the last shows that the last step multiplies the first
+    box's tensor (the SE block's scale: the feature map times the weights).
+    """
+    n = len(steps)
+    xs = np.arange(n) * 1.7
+    fig = go.Figure()
+    palette = ["#BAB0AC", "#54A24B", "#F58518", "#E45756", "#F58518", "#B279A2", "#4C78A8"]
+    for i, (name, shape) in enumerate(steps):
+        fig.add_shape(
+            type="rect",
+            x0=xs[i] - 0.6,
+            x1=xs[i] + 0.6,
+            y0=-0.32,
+            y1=0.32,
+            fillcolor=palette[i % len(palette)] if 0 < i < n - 1 else "#4C78A8",
+            opacity=0.9,
+            line=dict(width=0),
+        )
+        fig.add_annotation(x=xs[i], y=0.08, text=f"<b>{name}</b>", showarrow=False, font=dict(color="white"))
+        fig.add_annotation(x=xs[i], y=-0.14, text=shape, showarrow=False, font=dict(color="white", size=11))
+        if i:
+            fig.add_annotation(
+                x=xs[i] - 0.62,
+                y=0,
+                ax=xs[i - 1] + 0.62,
+                ay=0,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=2,
+                arrowwidth=1.5,
+                text="",
+            )
+    if multiply_back and n > 2:
+        fig.add_shape(
+            type="path",
+            path=f"M {xs[0]},0.32 C {xs[0]},0.9 {xs[-1]},0.9 {xs[-1]},0.34",
+            line=dict(color="#4C78A8", width=1.5, dash="dot"),
+        )
+    fig.update_xaxes(visible=False, range=[-0.8, xs[-1] + 0.8])
+    fig.update_yaxes(visible=False, range=[-0.5, 0.95])
+    fig.update_layout(
+        title=title,
+        height=220,
+        margin=dict(l=0, r=0, t=40 if title else 0, b=0),
+        plot_bgcolor="white",
+    )
+    return fig
+
+
+# --- generation (appended for the Generation page) --------------------------------------------------------
+
+__all__ += ["score_strip"]
+
+
+def score_strip(groups: dict[str, Sequence[float]], title: str = "", x_title: str = "") -> go.Figure:
+    """Several groups of scores in 0..1 as horizontal box plots with every point shown (a GAN's D(x))."""
+    fig = go.Figure(
+        [
+            go.Box(
+                x=list(values),
+                name=name,
+                boxpoints="all",
+                jitter=0.5,
+                pointpos=0,
+                orientation="h",
+                hovertemplate="%{x:.3f}<extra></extra>",
+            )
+            for name, values in groups.items()
+        ]
+    )
+    fig.update_xaxes(range=[0, 1], title=x_title)
+    fig.update_layout(
+        title=title, showlegend=False, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=300
+    )
+    return fig
+
+
+def scatter_compare(
+    x: np.ndarray,
+    y: np.ndarray,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    limits: tuple[float, float] = (0.0, 1.0),
+) -> go.Figure:
+    """One point per channel at (its value for A, its value for B), with the diagonal where A = B."""
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    b = np.asarray(y, dtype=np.float64).reshape(-1)
+    lo, hi = limits
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=[lo, hi], y=[lo, hi], mode="lines", line=dict(color="#BAB0AC", dash="dot"), hoverinfo="skip"
+            ),
+            go.Scatter(
+                x=a,
+                y=b,
+                mode="markers",
+                customdata=np.arange(len(a)),
+                marker=dict(size=7, color="#4C78A8", opacity=0.75),
+                hovertemplate="channel %{customdata}: %{x:.3f} vs %{y:.3f}<extra></extra>",
+            ),
+        ]
+    )
+    fig.update_xaxes(title=x_title, range=[lo - 0.03, hi + 0.03], constrain="domain")
+    fig.update_yaxes(title=y_title, range=[lo - 0.03, hi + 0.03], scaleanchor="x")
+    fig.update_layout(
+        title=title, showlegend=False, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=380
+    )
+    return fig

@@ -109,3 +109,349 @@ def channel_images(image: Image.Image) -> list[np.ndarray]:
         tinted[..., c] = rgb[..., c]
         out.append(tinted)
     return out
+
+
+# --- detection (appended for the Detection page) ----------------------------------------------------------
+
+__all__ += ["DETECTION_COLORS", "draw_boxes", "draw_nms", "grid_overlay", "to_image"]
+
+DETECTION_COLORS: tuple[str, ...] = (
+    "#e6194b",
+    "#3cb44b",
+    "#ffe119",
+    "#4363d8",
+    "#f58231",
+    "#911eb4",
+    "#46f0f0",
+    "#f032e6",
+    "#bcf60c",
+    "#fabebe",
+)
+"""Box colours by class index (cycled), bright enough on photos and on shapes scenes."""
+
+
+@lru_cache(maxsize=1)
+def _font_path() -> str | None:
+    """A TrueType font for box labels (DejaVu from the system or matplotlib); None: PIL's small default."""
+    from pathlib import Path
+
+    candidates = [Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")]
+    try:
+        import matplotlib
+
+        candidates.append(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+    except ImportError:
+        pass
+    return next((str(p) for p in candidates if p.is_file()), None)
+
+
+def _upscale(image: Image.Image | np.ndarray, min_side: int) -> tuple[Image.Image, int]:
+    """The image as RGB, enlarged by a whole factor (nearest) until its short side is at least min_side."""
+    pil = Image.fromarray(np.asarray(image)) if isinstance(image, np.ndarray) else image
+    pil = pil.convert("RGB")
+    factor = max(1, math.ceil(min_side / max(1, min(pil.size))))
+    if factor > 1:
+        pil = pil.resize((pil.width * factor, pil.height * factor), Image.Resampling.NEAREST)
+    return pil, factor
+
+
+def draw_boxes(
+    image: Image.Image | np.ndarray,
+    boxes: np.ndarray,
+    labels: list[str] | None = None,
+    class_ids: np.ndarray | None = None,
+    color: str | None = None,
+    width: int = 3,
+    landmarks: np.ndarray | None = None,
+    min_side: int = 384,
+) -> np.ndarray:
+    """The image with labelled boxes, drawn by `torchvision.utils.draw_bounding_boxes`.
+
+    Args:
+        image: PIL image or (H, W, 3) uint8.
+        boxes: (K, 4) `(x1, y1, x2, y2)` in the image's pixels.
+        labels: text written on each box (e.g. "star 0.93"), or None.
+        class_ids: colour each box by its class (see `DETECTION_COLORS`); otherwise `color`.
+        color: one colour for every box (default: the first of `DETECTION_COLORS`).
+        width: line width in pixels of the output.
+        landmarks: (K, P, 2) points drawn on top (`torchvision.utils.draw_keypoints`), e.g. MTCNN's five.
+        min_side: small images (a 96×96 scene) are enlarged first so labels stay readable.
+
+    Returns:
+        (H', W', 3) uint8.
+    """
+    import torch
+    from torchvision.utils import draw_bounding_boxes, draw_keypoints
+
+    pil, factor = _upscale(image, min_side)
+    canvas = torch.from_numpy(np.array(pil)).permute(2, 0, 1).contiguous()
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    if len(b):
+        if class_ids is not None:
+            colors = [DETECTION_COLORS[int(k) % len(DETECTION_COLORS)] for k in class_ids]
+        else:
+            colors = [color or DETECTION_COLORS[0]] * len(b)
+        font = _font_path()
+        canvas = draw_bounding_boxes(
+            canvas,
+            torch.from_numpy(b * factor),
+            labels=labels,
+            colors=colors,
+            width=width,
+            font=font,
+            font_size=max(12, min(pil.size) // 32) if font else None,
+            fill_labels=labels is not None,
+        )
+    if landmarks is not None and len(landmarks):
+        points = torch.from_numpy(np.asarray(landmarks, dtype=np.float32) * factor)
+        canvas = draw_keypoints(canvas, points, colors="#00ff66", radius=max(2, min(pil.size) // 150))
+    return canvas.permute(1, 2, 0).numpy()
+
+
+def grid_overlay(
+    image: Image.Image | np.ndarray,
+    confidence: np.ndarray,
+    highlight: np.ndarray | None = None,
+    alpha: float = 0.45,
+    cmap: str = "Viridis",
+    min_side: int = 384,
+    lines: bool = True,
+) -> np.ndarray:
+    """The image divided into the detector's grid, each cell tinted by its confidence (YOLO's S×S view).
+
+    Args:
+        image: PIL image or (H, W, 3) uint8.
+        confidence: (rows, cols) values in 0..1.
+        highlight: (K, 2) `(row, col)` cells to outline, e.g. the cells responsible for the objects.
+        alpha: opacity of the tint.
+        cmap: plotly colour scale of the tint.
+        min_side: small images are enlarged first.
+        lines: draw the cell borders (off for fine grids, where they would hide the image).
+
+    Returns:
+        (H', W', 3) uint8.
+    """
+    from PIL import ImageDraw
+
+    pil, _ = _upscale(image, min_side)
+    conf = np.asarray(confidence, dtype=np.float32)
+    rows, cols = conf.shape
+    tint = Image.fromarray(colorize(conf, cmap, 0.0, 1.0)).resize(pil.size, Image.Resampling.NEAREST)
+    out = Image.blend(pil, tint, float(alpha))
+    draw = ImageDraw.Draw(out)
+    w, h = out.size
+    line = max(1, min(w, h) // 300)
+    for c in range(1, cols if lines else 1):
+        x = round(c * w / cols)
+        draw.line([(x, 0), (x, h)], fill="white", width=line)
+    for r in range(1, rows if lines else 1):
+        y = round(r * h / rows)
+        draw.line([(0, y), (w, y)], fill="white", width=line)
+    for r, c in np.asarray(highlight if highlight is not None else np.zeros((0, 2)), dtype=np.int64):
+        box = (round(c * w / cols), round(r * h / rows), round((c + 1) * w / cols), round((r + 1) * h / rows))
+        draw.rectangle(box, outline="#ff2b2b", width=3 * line)
+    return np.asarray(out)
+
+
+def draw_nms(
+    image: Image.Image | np.ndarray,
+    boxes: np.ndarray,
+    kept: np.ndarray,
+    removed: np.ndarray,
+    class_ids: np.ndarray,
+    min_side: int = 384,
+) -> np.ndarray:
+    """What NMS did: removed boxes thin and white, kept boxes in their class colour, each labelled "#index".
+
+    Args:
+        image: PIL image or (H, W, 3) uint8.
+        boxes: (N, 4) every candidate box.
+        kept: indices of the kept boxes.
+        removed: indices of the removed boxes.
+        class_ids: (N,) class of each candidate (its colour).
+        min_side: small images are enlarged first.
+
+    Returns:
+        (H', W', 3) uint8.
+    """
+    import torch
+    from torchvision.utils import draw_bounding_boxes
+
+    pil, factor = _upscale(image, min_side)
+    canvas = torch.from_numpy(np.array(pil)).permute(2, 0, 1).contiguous()
+    font = _font_path()
+    size = max(12, min(pil.size) // 32) if font else None
+    b = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) * factor
+    for indices, width, white in ((np.asarray(removed), 1, True), (np.asarray(kept), 3, False)):
+        if len(indices) == 0:
+            continue
+        colors = (
+            ["#ffffff"] * len(indices)
+            if white
+            else [DETECTION_COLORS[int(class_ids[i]) % len(DETECTION_COLORS)] for i in indices]
+        )
+        canvas = draw_bounding_boxes(
+            canvas,
+            torch.from_numpy(b[indices]),
+            labels=[f"#{int(i)}" for i in indices],
+            colors=colors,
+            width=width,
+            font=font,
+            font_size=size,
+        )
+    return canvas.permute(1, 2, 0).numpy()
+
+
+def to_image(array: np.ndarray) -> Image.Image:
+    """(H, W, 3) uint8 -> PIL RGB image (a shapes scene, say)."""
+    return Image.fromarray(np.asarray(array, dtype=np.uint8)).convert("RGB")
+
+
+# ---------------------------------------------------------------------------------------- segmentation
+
+__all__ += ["class_palette", "hex_color", "instance_palette", "mask_overlay"]
+
+
+def class_palette(n: int) -> list[tuple[int, int, int]]:
+    """`n` class colours, PASCAL VOC's colour map (class 0, the background, is black; 1 dark red, 2 green, …).
+
+    The bits of the class index are spread over R, G and B, so neighbouring classes differ clearly and a VOC
+    model's masks have the colours people know from the dataset.
+    """
+    colors = []
+    for k in range(n):
+        r = g = b = 0
+        c = k
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        colors.append((r, g, b))
+    return colors
+
+
+def instance_palette(n: int) -> list[tuple[int, int, int]]:
+    """`n` clearly different bright colours, one per object (hues spaced by the golden angle)."""
+    import colorsys
+
+    out = []
+    for k in range(n):
+        r, g, b = colorsys.hsv_to_rgb((0.08 + k * 0.381966) % 1.0, 0.85, 1.0)
+        out.append((round(r * 255), round(g * 255), round(b * 255)))
+    return out
+
+
+def hex_color(color: tuple[int, int, int]) -> str:
+    """(R, G, B) -> "#rrggbb"."""
+    return "#{:02x}{:02x}{:02x}".format(*color)
+
+
+def mask_overlay(
+    image: np.ndarray,
+    masks: np.ndarray,
+    colors: list[tuple[int, int, int]],
+    alpha: float = 0.6,
+    scale: int = 1,
+) -> np.ndarray:
+    """Masks drawn over an image with `torchvision.utils.draw_segmentation_masks`.
+
+    Args:
+        image: `(H, W, 3)` uint8.
+        masks: `(N, H, W)` bool, one per class or per object (they should not overlap: overlaps turn black).
+        colors: one `(R, G, B)` per mask.
+        alpha: opacity of the masks, 0 (invisible) to 1 (opaque).
+        scale: nearest-neighbour enlargement, so small model inputs (96×96) stay crisp on the page.
+
+    Returns:
+        `(H·scale, W·scale, 3)` uint8.
+    """
+    import torch
+    from torchvision.utils import draw_segmentation_masks
+
+    if masks.shape[1:] != image.shape[:2]:
+        raise ValueError(f"masks {masks.shape} and image {image.shape} must have the same height and width")
+    if len(colors) < len(masks):
+        raise ValueError(f"need one colour per mask, got {len(colors)} for {len(masks)} masks")
+    out = np.ascontiguousarray(image)
+    if len(masks):
+        drawn = draw_segmentation_masks(
+            torch.from_numpy(out).permute(2, 0, 1),
+            torch.from_numpy(np.ascontiguousarray(masks, dtype=bool)),
+            alpha=float(alpha),
+            colors=list(colors[: len(masks)]),
+        )
+        out = drawn.permute(1, 2, 0).numpy()
+    return zoom(out, scale) if scale > 1 else out
+
+
+# --- SE attention (appended for the SE attention page) -----------------------------------------------------
+
+__all__ += ["channel_pairs"]
+
+
+def channel_pairs(
+    before: np.ndarray,
+    after: np.ndarray,
+    channels: np.ndarray | list[int] | tuple[int, ...],
+    cell: int = 72,
+    gap: int = 4,
+    cmap: str = "RdBu_r",
+) -> np.ndarray:
+    """One row per channel: its map before (left) and after (right) a reweighting, on one colour range.
+
+    `channel_grid` scales every tile to its own range, which would hide a uniform scaling; here both tiles of
+    a row share one range, symmetric about 0 (white), so a channel multiplied by 0.2 fades towards white and
+    one multiplied by 0 is blank.
+
+    Args:
+        before: (C, H, W).
+        after: (C, H, W), e.g. `before * weights[:, None, None]`.
+        channels: the channels to show, top to bottom.
+
+    Returns:
+        (rows · (cell + gap) − gap, 2 · cell + gap, 3) uint8 on a white background.
+    """
+    if before.ndim != 3 or before.shape != after.shape:
+        raise ValueError(
+            f"before and after must be (C, H, W) of one shape, got {before.shape} and {after.shape}"
+        )
+    idx = [int(c) for c in channels]
+    step = cell + gap
+    out = np.full((max(1, len(idx) * step - gap), 2 * cell + gap, 3), 255, dtype=np.uint8)
+    for row, c in enumerate(idx):
+        hi = float(max(np.abs(before[c]).max(), np.abs(after[c]).max())) or 1.0
+        lo = -hi
+        for col, arr in enumerate((before[c], after[c])):
+            tile = Image.fromarray(colorize(arr, cmap, lo, hi)).resize((cell, cell), Image.Resampling.NEAREST)
+            out[row * step : row * step + cell, col * step : col * step + cell] = np.asarray(tile)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ generation
+
+__all__ += ["image_grid"]
+
+
+def image_grid(images: np.ndarray, cols: int | None = None, cell: int = 64, gap: int = 2) -> np.ndarray:
+    """Tiles `(N, H, W)` grey or `(N, H, W, 3)` colour uint8 images into one image, row by row.
+
+    Each image is nearest-neighbour resized to `cell` pixels wide (small generated digits stay crisp), its
+    height in proportion; `cols` defaults to a square-ish grid. Gaps are mid-grey, so black backgrounds of
+    neighbouring tiles do not merge.
+    """
+    a = np.asarray(images)
+    if a.ndim not in (3, 4) or (a.ndim == 4 and a.shape[3] != 3) or len(a) == 0:
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, 3) with N >= 1, got shape {a.shape}.")
+    n = len(a)
+    cols = max(1, min(n, cols if cols is not None else math.ceil(math.sqrt(n))))
+    rows = math.ceil(n / cols)
+    height = max(1, round(cell * a.shape[1] / a.shape[2]))
+    out = np.full((rows * (height + gap) - gap, cols * (cell + gap) - gap, 3), 128, dtype=np.uint8)
+    for k in range(n):
+        tile = Image.fromarray(np.ascontiguousarray(a[k], dtype=np.uint8)).convert("RGB")
+        tile = tile.resize((cell, height), Image.Resampling.NEAREST)
+        r, q = divmod(k, cols)
+        top, left = r * (height + gap), q * (cell + gap)
+        out[top : top + height, left : left + cell] = np.asarray(tile)
+    return out

@@ -27,6 +27,10 @@ TRAINERS: dict[str, str] = {
     "resnet-mini": "cnnviz.models.mini:train_resnet_mini",
     "se-resnet-mini": "cnnviz.models.mini:train_se_resnet_mini",
     "plainnet-mini": "cnnviz.models.mini:train_plainnet_mini",
+    "dcgan": "cnnviz.models.gan:train_dcgan",
+    "fcn-mini": "cnnviz.models.segmenters:train_fcn_mini",
+    "fcn-mini-instance": "cnnviz.models.segmenters:train_fcn_mini_instance",
+    "yolo-mini": "cnnviz.models.detectors:train_yolo_mini",
 }
 
 

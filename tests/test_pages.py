@@ -3,37 +3,25 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
+from pagetest import assert_ok as _ok
+from pagetest import open_app, open_page
+from pagetest import widget as _widget
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.ui.nav import PAGES
 from cnnviz.ui.text import tr
 
-TIMEOUT = 120
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
 
 def _app(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at
+    return open_app(**query)
 
 
 def _page(path: str, **query: str) -> AppTest:
-    at = _app(**query)
-    at.run()
-    at.switch_page(path)
-    at.run()
-    return at
-
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
+    return open_page(path, **query)
 
 
 def _png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48)) -> bytes:
@@ -87,14 +75,6 @@ def test_upload_good_and_corrupt_image() -> None:
     _ok(at)
     assert at.error, "a corrupt upload must be reported in a sentence"
     assert at.error[0].value.startswith(tr("err.image", "en", why="").strip())
-
-
-def _widget(at: AppTest, kind: str, key: str):
-    """A widget by its key, whichever language suffix cnnviz.ui.widgets gave it."""
-    for w in at.get(kind):
-        if w.key == key or (w.key or "").split("@")[0] == key:
-            return w
-    raise AssertionError(f"no {kind} with key {key!r}")
 
 
 def test_feature_maps_controls() -> None:

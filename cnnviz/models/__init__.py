@@ -15,6 +15,11 @@ from __future__ import annotations
 from cnnviz.models import lenet as lenet
 from cnnviz.models import mini as mini
 from cnnviz.models import zoo as zoo
+
+# isort: split
+from cnnviz.models import detectors as detectors  # detection models (builds on zoo's weights)
+from cnnviz.models import gan as gan  # generation models after the classifiers
+from cnnviz.models import segmenters as segmenters  # segmentation models (semantic, instance)
 from cnnviz.models.registry import (
     BundledWeights,
     LoadedModel,

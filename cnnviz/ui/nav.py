@@ -24,4 +24,9 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/2_Convolution_and_pooling.py", "page.conv", ":material/filter_center_focus:"),
     PageInfo("pages/3_Architectures.py", "page.arch", ":material/account_tree:"),
     PageInfo("pages/4_Feature_maps.py", "page.features", ":material/layers:"),
+    PageInfo("pages/5_Residual_gradients.py", "page.residual", ":material/alt_route:"),
+    PageInfo("pages/6_SE_attention.py", "page.se", ":material/tune:"),
+    PageInfo("pages/7_Detection.py", "page.detection", ":material/center_focus_strong:"),
+    PageInfo("pages/8_Segmentation.py", "page.segmentation", ":material/texture:"),
+    PageInfo("pages/9_Generation.py", "page.generation", ":material/brush:"),
 )

@@ -60,8 +60,8 @@ def model_label(name: str) -> str:
     return f"{spec.family} · {name} — {t('weights.' + spec.source)} ({state})"
 
 
-def _model_picker(tasks: tuple[str, ...], key: str) -> str | None:
-    specs = [s for s in models.list_specs() if s.task in tasks]
+def _model_picker(tasks: tuple[str, ...], key: str, tag: str | None) -> str | None:
+    specs = [s for s in models.list_specs(tag=tag) if s.task in tasks]
     if not specs:
         return None
     # Grouped by family, present weights first within a family, so the list reads like the lecture's story.
@@ -144,11 +144,18 @@ def _share_link(page_url: str, params: dict[str, str]) -> None:
     st.sidebar.code(f"{base}/{page_url}?{urlencode(params)}", language=None, wrap_lines=True)
 
 
-def page(title_key: str, tasks: tuple[str, ...] = (), model_key: str = "model", image: bool = True) -> Choice:
+def page(
+    title_key: str,
+    tasks: tuple[str, ...] = (),
+    model_key: str = "model",
+    image: bool = True,
+    tag: str | None = None,
+) -> Choice:
     """Sets up a page: config, language, navigation, and the shared image and model pickers.
 
     Every page (and app.py) calls this first, so each also works when opened directly from a shared link.
-    `tasks` limits the model list to the page's tasks; each task group has its own widget key.
+    `tasks` limits the model list to the page's tasks (and `tag` to models showing one idea, e.g. "se");
+    each task group has its own widget key.
     """
     lang = remembered(
         st.sidebar.segmented_control,
@@ -163,8 +170,8 @@ def page(title_key: str, tasks: tuple[str, ...] = (), model_key: str = "model", 
     st.set_page_config(page_title=f"cnnviz · {t(title_key)}", page_icon=":material/neurology:", layout="wide")
     _navigation()
     picked, name = _image_picker() if image else (cache.sample_image(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
-    model_name = _model_picker(tasks, model_key) if tasks else None
-    shown = {"lang": lang, "image": st.session_state.get("image") if image else None, "model": model_name}
+    model_name = _model_picker(tasks, model_key, tag) if tasks else None
+    shown = {"lang": lang, "image": st.session_state.get("image") if image else None, model_key: model_name}
     url = next((p.url for p in nav.PAGES if p.title_key == title_key), "")
     _share_link(url, {k: str(v) for k, v in shown.items() if v is not None})
     return Choice(lang=lang, image=picked, image_name=name, model_name=model_name)

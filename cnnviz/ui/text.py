@@ -57,8 +57,8 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "weights.bundled": ("bundled, trained by cnnviz", "cnnviz가 직접 학습해 포함한 가중치"),
     "weights.weight pack": (
-        "weight pack (ImageNet, from the package index)",
-        "가중치 팩 (ImageNet, 패키지 색인에서)",
+        "weight pack from the package index",
+        "패키지 색인에서 받은 가중치 팩",
     ),
     "weights.torchvision pretrained": ("torchvision pretrained", "torchvision 사전학습 가중치"),
     "weights.torchvision": ("torchvision pretrained", "torchvision 사전학습 가중치"),

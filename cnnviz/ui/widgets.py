@@ -24,7 +24,7 @@ T = TypeVar("T")
 def remembered(
     widget: Callable[..., Any],
     label: str,
-    options: Sequence[T],
+    options: Sequence[T],  # hashable: labels are looked up by option
     key: str,
     format_func: Callable[[T], str] = str,
     default: T | list[T] | None = None,
@@ -51,6 +51,8 @@ def remembered(
         kwargs["default"] = remembered_value if remembered_value in opts else opts[0]
     else:
         kwargs["index"] = opts.index(remembered_value) if remembered_value in opts else 0
-    value = widget(label, opts, format_func=format_func, key=f"{key}@{language()}", **kwargs)
+    # Labels are made now, in this run's language: Streamlit may call format_func again after the run.
+    labels = {o: format_func(o) for o in opts}
+    value = widget(label, opts, format_func=labels.__getitem__, key=f"{key}@{language()}", **kwargs)
     st.session_state[key] = value
     return value
