@@ -120,6 +120,8 @@ def test_upload_feature_maps_and_corrupt_file(server: str, tmp_path: Path) -> No
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # Generous: on a loaded 2-core machine a first model load and rerun can take tens of seconds.
+        page.set_default_timeout(120_000)
         try:
             page.goto(server + "/", wait_until="domcontentloaded")
             page.get_by_role("heading", name=tr("app.title", "en")).wait_for(timeout=90_000)
