@@ -139,8 +139,10 @@ def test_upload_feature_maps_and_corrupt_file(server: str, tmp_path: Path) -> No
             page.get_by_role("link", name=tr("page.features", "en")).first.click()
             page.get_by_role("heading", name=tr("page.features", "en")).wait_for(timeout=90_000)
             _wait_idle(page)
-            page.locator("[data-testid='stImage'] img").first.wait_for(timeout=90_000)
-            assert page.locator("[data-testid='stImage'] img").count() >= 2  # the input and the channel grid
+            # The input the model sees and the channel grid; the grid comes after the forward pass.
+            page.locator("[data-testid='stImage'] img").nth(1).wait_for()
+            _wait_idle(page)
+            assert page.locator("[data-testid='stImage'] img").count() >= 2
             assert page.locator("[data-testid='stException']").count() == 0
             page.screenshot(path=str(ARTIFACTS / "2_feature_maps.png"), full_page=True)
 
