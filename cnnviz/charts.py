@@ -19,20 +19,26 @@ def heatmap(
 ) -> go.Figure:
     """One 2-D array as a heatmap with its values on hover (and written in the cells when `text`)."""
     a = np.asarray(arr, dtype=np.float64)
-    fig = go.Figure(
-        go.Heatmap(
-            z=a,
-            colorscale=colorscale,
-            zmid=zmid,
-            text=np.round(a, 2) if text else None,
-            texttemplate="%{text}" if text else None,
-            hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>",
-        )
+    # One constructor call: plotly validates every update_* call, and this figure is rebuilt on every rerun.
+    return go.Figure(
+        data=[
+            go.Heatmap(
+                z=a,
+                colorscale=colorscale,
+                zmid=zmid,
+                text=np.round(a, 2) if text else None,
+                texttemplate="%{text}" if text else None,
+                hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>",
+            )
+        ],
+        layout=dict(
+            title=dict(text=title),
+            margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+            height=420,
+            yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
+            xaxis=dict(constrain="domain"),
+        ),
     )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_xaxes(constrain="domain")
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=420)
-    return fig
 
 
 def matrix(
@@ -105,17 +111,19 @@ def bars(
         if horizontal
         else go.Bar(x=labs, y=vals, text=text)
     )
-    fig = go.Figure(trace)
     # Labels are names even when they look like numbers ("8" is a digit class, not a position on an axis).
-    (fig.update_yaxes if horizontal else fig.update_xaxes)(type="category")
-    if log:
-        (fig.update_xaxes if horizontal else fig.update_yaxes)(type="log")
-    fig.update_layout(
-        title=title,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        height=max(250, 28 * len(labs) + 80),
+    label_axis: dict = dict(type="category")
+    value_axis: dict = dict(type="log") if log else {}
+    return go.Figure(
+        data=[trace],
+        layout=dict(
+            title=dict(text=title),
+            margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+            height=max(250, 28 * len(labs) + 80),
+            yaxis=label_axis if horizontal else value_axis,
+            xaxis=value_axis if horizontal else label_axis,
+        ),
     )
-    return fig
 
 
 def line_chart(

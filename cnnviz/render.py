@@ -62,11 +62,19 @@ def channel_grid(
     cols = max(1, math.ceil(math.sqrt(n)))
     rows = math.ceil(n / cols)
     step = cell + gap
+    # All cells at once: per-channel min/max scaling, then nearest-neighbour sampling at cell-pixel centres
+    # (PIL's NEAREST rule), then one lookup in the colour table. This runs on every layer switch.
+    maps = np.asarray(fmap[idx], dtype=np.float32)
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - lo
+    scaled = np.divide(maps - lo, span, out=np.zeros_like(maps), where=span > 0)
+    ys = np.minimum(((np.arange(cell) + 0.5) * maps.shape[1] / cell).astype(np.intp), maps.shape[1] - 1)
+    xs = np.minimum(((np.arange(cell) + 0.5) * maps.shape[2] / cell).astype(np.intp), maps.shape[2] - 1)
+    tiles = _lut(cmap)[(scaled[:, ys][:, :, xs] * 255).round().astype(np.uint8)]  # (n, cell, cell, 3)
     out = np.full((rows * step - gap, cols * step - gap, 3), 255, dtype=np.uint8)
-    for k, c in enumerate(idx):
-        tile = Image.fromarray(colorize(fmap[c], cmap)).resize((cell, cell), Image.Resampling.NEAREST)
+    for k in range(n):
         r, q = divmod(k, cols)
-        out[r * step : r * step + cell, q * step : q * step + cell] = np.asarray(tile)
+        out[r * step : r * step + cell, q * step : q * step + cell] = tiles[k]
     return ChannelGrid(image=out, channels=tuple(int(c) for c in idx), cols=cols, cell=cell)
 
 

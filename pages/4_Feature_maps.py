@@ -26,7 +26,7 @@ left, right = st.columns([1, 2])
 with left:
     st.subheader(t("fm.input"))
     st.image(
-        loaded.model_view(choice.image),
+        fmaps.view,
         caption=t("fm.input_caption", shape=str(fmaps.input_shape)),
         width=224,
     )
@@ -97,7 +97,6 @@ if fmaps.logits is not None:
         loaded.spec.name, loaded.weights, digest, cam_layer, int(target), loaded, choice.image
     )
     a, b = st.columns(2)
-    view = loaded.model_view(choice.image)
     caption = t("fm.cam_caption", name=loaded.categories[cam.target], p=cam.probability)
-    a.image(render.overlay(view, cam.heatmap, alpha), caption=caption)
+    a.image(render.overlay(fmaps.view, cam.heatmap, alpha), caption=caption)
     b.plotly_chart(charts.heatmap(cam.raw, title=t("fm.cam_raw")), key="fm_cam_raw")

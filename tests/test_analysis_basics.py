@@ -143,6 +143,7 @@ def test_feature_maps_equal_feature_extraction() -> None:
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(fm.logits, ref["fc2"][0].numpy(), rtol=1e-5, atol=1e-6)
     assert fm.maps["conv1"].shape == (6, 28, 28) and fm.input_shape == (1, 1, 32, 32)
+    np.testing.assert_array_equal(fm.view, lenet.model_view(img))  # the picture shown beside the maps
 
 
 def test_channel_stats_and_ranking() -> None:
@@ -181,6 +182,21 @@ def test_channel_grid_puts_each_channel_in_its_cell() -> None:
         tile = grid.image[r * step : r * step + 8, q * step : q * step + 8]
         expected = np.repeat(np.repeat(render.colorize(fmap[c]), 2, axis=0), 2, axis=1)
         np.testing.assert_array_equal(tile, expected)
+
+
+@pytest.mark.parametrize(("size", "cell"), [(7, 16), (112, 64), (56, 64), (3, 3), (13, 5)])
+def test_channel_grid_cells_match_pil_nearest(size: int, cell: int) -> None:
+    """Up-, down- and odd-factor scaling agree with colouring one channel and resizing it with PIL."""
+    rng = np.random.default_rng(size)
+    fmap = rng.standard_normal((3, size, size)).astype(np.float32)
+    fmap[1] = 2.5  # a constant channel becomes the lowest colour, as colorize does
+    grid = render.channel_grid(fmap, max_channels=3, cell=cell, gap=1)
+    step = cell + 1
+    for k, c in enumerate(grid.channels):
+        r, q = divmod(k, grid.cols)
+        tile = grid.image[r * step : r * step + cell, q * step : q * step + cell]
+        pil = Image.fromarray(render.colorize(fmap[c])).resize((cell, cell), Image.Resampling.NEAREST)
+        np.testing.assert_array_equal(tile, np.asarray(pil))
 
 
 def test_overlay_blends() -> None:

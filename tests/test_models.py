@@ -257,6 +257,9 @@ def test_preprocess_is_torchvisions_own_transform(no_network: list[str]) -> None
     view = loaded.model_view(rgba)
     assert view.shape == (224, 224, 3) and view.dtype == np.uint8
     assert np.abs(view.astype(int) - expected.astype(int)).max() <= 1
+    # A tensor made elsewhere (shifted, augmented) is shown the same way, with or without its batch axis.
+    np.testing.assert_array_equal(loaded.model_view(batch), view)
+    np.testing.assert_array_equal(loaded.model_view(batch[0]), view)
     with pytest.raises(TypeError, match=r"image must be a PIL\.Image\.Image"):
         loaded.preprocess(np.zeros((8, 8, 3)))  # type: ignore[arg-type]
 

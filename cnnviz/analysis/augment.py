@@ -86,7 +86,7 @@ def translation_test(
     with model.lock, torch.no_grad():
         probs = torch.softmax(model.model(batch), dim=1)
     target = int(probs[shifts.index(0)].argmax())
-    views = tuple(_view(model, b) for b in batch)
+    views = tuple(model.model_view(b) for b in batch)
     return TranslationTest(
         shifts=shifts,
         target=target,
@@ -106,10 +106,3 @@ def _shift(x: torch.Tensor, dx: int) -> torch.Tensor:
     else:
         out[..., :dx] = x[..., -dx:]
     return out
-
-
-def _view(model: LoadedModel, x: torch.Tensor) -> np.ndarray:
-    mean = torch.tensor(model.spec.mean).view(-1, 1, 1)
-    std = torch.tensor(model.spec.std).view(-1, 1, 1)
-    img = (x * std + mean).clamp(0, 1).mul(255).round().to(torch.uint8)
-    return img.permute(1, 2, 0).numpy()

@@ -27,12 +27,14 @@ class FeatureMaps:
         maps: module name -> (C, H, W) float32 array; vectors (FC layers) are (C, 1, 1).
         logits: the model's output for a classifier, (K,), else None.
         input_shape: the tensor the model saw, (1, C, H, W).
+        view: that tensor as an image, normalisation undone, (H, W, C) uint8 (`LoadedModel.model_view`).
     """
 
     layers: tuple[str, ...]
     maps: dict[str, np.ndarray] = field(repr=False)
     logits: np.ndarray | None
     input_shape: tuple[int, ...]
+    view: np.ndarray = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,9 @@ def feature_maps(model: LoadedModel, image: Image.Image) -> FeatureMaps:
     logits = None
     if isinstance(out, torch.Tensor) and out.dim() == 2:
         logits = out[0].float().numpy()
-    return FeatureMaps(layers=tuple(maps), maps=maps, logits=logits, input_shape=tuple(x.shape))
+    return FeatureMaps(
+        layers=tuple(maps), maps=maps, logits=logits, input_shape=tuple(x.shape), view=model.model_view(x)
+    )
 
 
 def channel_stats(fmap: np.ndarray) -> ChannelStats:
@@ -89,8 +93,8 @@ def channel_stats(fmap: np.ndarray) -> ChannelStats:
 
 def rank_channels(fmap: np.ndarray, by: str = "mean") -> np.ndarray:
     """Channel indices, most active first ("mean" of the map, or "max")."""
-    stats = channel_stats(fmap)
     if by not in ("mean", "max"):
         raise ValueError(f"by must be 'mean' or 'max', not {by!r}.")
-    key = stats.mean if by == "mean" else stats.max
+    flat = fmap.reshape(fmap.shape[0], -1)
+    key = flat.mean(axis=1) if by == "mean" else flat.max(axis=1)
     return np.argsort(-key, kind="stable")

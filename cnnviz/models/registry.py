@@ -193,16 +193,22 @@ class LoadedModel:
             tensor = tensor.unsqueeze(0)
         return tensor.to(torch.float32)
 
-    def model_view(self, image: Image.Image) -> np.ndarray:
+    def model_view(self, image: Image.Image | torch.Tensor) -> np.ndarray:
         """What the model sees: the preprocessed input with the normalisation undone.
+
+        Args:
+            image: a PIL image (preprocessed here) or an input tensor already made, ``(C, H, W)`` or
+                ``(1, C, H, W)`` (a shifted or augmented copy, say).
 
         Returns:
             ``(H, W, C)`` uint8 (C is 1 for grayscale models).
         """
-        tensor = self.preprocess(image)[0]
+        tensor = image if isinstance(image, torch.Tensor) else self.preprocess(image)
+        if tensor.ndim == 4:
+            tensor = tensor[0]
         mean = torch.tensor(self.spec.mean, dtype=torch.float32).view(-1, 1, 1)
         std = torch.tensor(self.spec.std, dtype=torch.float32).view(-1, 1, 1)
-        pixels = (tensor * std + mean).clamp(0.0, 1.0)
+        pixels = (tensor.float() * std + mean).clamp(0.0, 1.0)
         return (pixels * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
