@@ -222,3 +222,25 @@ def test_weight_matrix_and_channel_ranking() -> None:
         result.block("layer9")
     with pytest.raises(ValueError, match=r"\(1, C, H, W\)"):
         se_weights(model, torch.zeros(3, 64, 64))
+
+
+def test_se_and_residual_blocks_are_remembered_apart() -> None:
+    """One memo per kind of block: asking for SE blocks never answers with residual ones, and the reverse."""
+    from cnnviz.analysis.residual import find_residual_blocks
+
+    model = mini.se_resnet_mini().eval()
+    calls: list[int] = []
+    model.register_forward_hook(lambda *args: calls.append(1))
+    se = find_se_blocks(model, _image())
+    res = find_residual_blocks(model, _image())
+    assert se and res
+    # SE-ResNet: each SE module sits inside a residual block (the "×" before the "+").
+    assert all(any(s.name.startswith(r.name + ".") for r in res) for s in se), ([s.name for s in se], res)
+    assert all(type(b).__name__ == "SEBlockInfo" for b in se)
+    assert all(type(b).__name__ == "ResidualBlock" for b in res)
+    assert len(calls) == 2  # one pass for each kind
+    assert find_se_blocks(model, _image(seed=3)) == se and find_residual_blocks(model, _image()) == res
+    assert len(calls) == 2  # both remembered
+    model.train()  # a train/eval flag is part of the structure: found again
+    assert find_se_blocks(model, _image()) == se
+    assert len(calls) == 3

@@ -30,11 +30,13 @@ torch's own names: `a + b` as `add`, `a += b` as `add_`, `a * b` as `mul`.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
@@ -45,12 +47,15 @@ __all__ = [
     "MUL_OPS",
     "PASS",
     "SHAPE_OPS",
+    "BlockFinder",
     "Frame",
     "Intercept",
     "Op",
     "Recording",
+    "check_image_batch",
     "is_builtin",
     "op_name",
+    "probe_input",
     "recording",
     "structure_key",
 ]
@@ -169,6 +174,68 @@ def structure_key(model: nn.Module, x: Tensor) -> tuple[Any, ...]:
     """
     modules = tuple((name, id(m), m.training) for name, m in model.named_modules())
     return (modules, tuple(x.shape), x.dtype, x.device)
+
+
+PROBE_SIZE = 224
+"""Side of the zeros image that finds blocks when no input is given (ImageNet-sized)."""
+
+
+def probe_input(model: nn.Module) -> Tensor:
+    """A zeros image for the model's first convolution, `PROBE_SIZE` square.
+
+    Raises:
+        ValueError: the model has no Conv2d to size it by.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            weight = module.weight
+            return torch.zeros(1, module.in_channels, PROBE_SIZE, PROBE_SIZE, dtype=weight.dtype).to(
+                weight.device
+            )
+    raise ValueError("model has no Conv2d layer; pass x, an input of the model's own size.")
+
+
+def check_image_batch(x: Tensor) -> None:
+    """Raises ValueError unless `x` is one preprocessed image, (1, C, H, W)."""
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] != 1:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"x must be one preprocessed image of shape (1, C, H, W), got {shape}.")
+
+
+B = TypeVar("B")
+
+
+class BlockFinder(Generic[B]):
+    """Finds the blocks of one kind (residual, SE, ...) in one recorded forward pass without gradients.
+
+    `classify(frame)` turns a block's recorded frame into a description, or None when the frame isn't one.
+    The answer is remembered per model object while `structure_key` stays the same, because a page asks again
+    for every image and class; weak keys, so the memo never keeps a model alive (descriptions hold names).
+    """
+
+    def __init__(self, classify: Callable[[Frame], B | None]) -> None:
+        self._classify = classify
+        self._found: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], tuple[B, ...]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __call__(self, model: nn.Module, x: Tensor | None = None) -> list[B]:
+        """The blocks of `model` in `named_modules()` order; `x` defaults to `probe_input(model)`."""
+        if x is None:
+            x = probe_input(model)
+        with model_lock(model):
+            key = structure_key(model, x)
+            cached = self._found.get(model)
+            if cached is not None and cached[0] == key:
+                return list(cached[1])
+            with torch.no_grad(), recording(model) as rec:
+                model(x)
+            order = {name: i for i, (name, _) in enumerate(model.named_modules())}
+            named = [(name, self._classify(frame)) for name, frame in rec.frames.items()]
+            named.sort(key=lambda item: order.get(item[0], len(order)))
+            blocks = tuple(b for _, b in named if b is not None)
+            self._found[model] = (key, blocks)
+            return list(blocks)
 
 
 def op_name(op: Op) -> str:

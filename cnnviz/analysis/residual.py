@@ -40,7 +40,6 @@ chain of blocks.
 from __future__ import annotations
 
 import operator
-import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,7 +48,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from cnnviz.analysis.dataflow import ADD_OPS, PASS, SHAPE_OPS, Frame, recording, structure_key
+from cnnviz.analysis.dataflow import (
+    ADD_OPS,
+    PASS,
+    SHAPE_OPS,
+    BlockFinder,
+    Frame,
+    check_image_batch,
+    recording,
+)
 from cnnviz.capture import capture
 from cnnviz.locks import model_lock
 
@@ -76,7 +83,6 @@ STACK_DEPTHS: tuple[int, ...] = (20, 32, 44, 56)
 """Depths of the CIFAR-style stacks (6n + 2) for `depth_profile`."""
 
 # The probe input when none is given: ImageNet's size, which every torchvision classifier accepts.
-_PROBE_SIZE = 224
 
 
 @dataclass(frozen=True)
@@ -221,23 +227,6 @@ class ResidualGradients:
 # --------------------------------------------------------------------------------------------- finding
 
 
-def _check_input(x: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] != 1:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must be one preprocessed image of shape (1, C, H, W), got {shape}.")
-
-
-def _probe_input(model: nn.Module) -> Tensor:
-    """A zeros image for the model's first convolution, ImageNet-sized."""
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            weight = module.weight
-            return torch.zeros(1, module.in_channels, _PROBE_SIZE, _PROBE_SIZE, dtype=weight.dtype).to(
-                weight.device
-            )
-    raise ValueError("model has no Conv2d layer; pass x, an input of the model's own size.")
-
-
 def _param_count(frame: Frame, ops: set[int]) -> int:
     seen: set[int] = set()
     total = 0
@@ -304,11 +293,7 @@ def _residual_block(frame: Frame) -> ResidualBlock | None:
     )
 
 
-# model -> (structure_key, its blocks): finding runs a forward pass, and a page asks again for every class.
-# Weak keys: the cache never keeps a model alive (the blocks hold names, not modules).
-_FOUND: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], tuple[ResidualBlock, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+_finder = BlockFinder(_residual_block)
 
 
 def find_residual_blocks(model: nn.Module, x: Tensor | None = None) -> list[ResidualBlock]:
@@ -328,20 +313,7 @@ def find_residual_blocks(model: nn.Module, x: Tensor | None = None) -> list[Resi
     Raises:
         ValueError: no `x` and the model has no Conv2d to size a probe by.
     """
-    if x is None:
-        x = _probe_input(model)
-    with model_lock(model):
-        key = structure_key(model, x)
-        cached = _FOUND.get(model)
-        if cached is not None and cached[0] == key:
-            return list(cached[1])
-        with torch.no_grad(), recording(model) as rec:
-            model(x)
-        order = {name: i for i, (name, _) in enumerate(model.named_modules())}
-        found = [block for frame in rec.frames.values() if (block := _residual_block(frame)) is not None]
-        found.sort(key=lambda b: order.get(b.name, len(order)))
-        _FOUND[model] = (key, tuple(found))
-        return found
+    return _finder(model, x)
 
 
 # --------------------------------------------------------------------------------------------- gradients
@@ -494,7 +466,7 @@ def residual_gradients(
             does not return (1, K) logits.
         RuntimeError: a block took a different path in the second run than in the first.
     """
-    _check_input(x)
+    check_image_batch(x)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
     if target is not None:

@@ -26,20 +26,17 @@ tensors.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cnnviz.analysis.dataflow import MUL_OPS, Frame, op_name, recording, structure_key
+from cnnviz.analysis.dataflow import MUL_OPS, BlockFinder, Frame, check_image_batch, op_name, recording
 from cnnviz.locks import model_lock
 
 __all__ = ["SEActivation", "SEBlockInfo", "SEResult", "find_se_blocks", "se_weights"]
 
-_PROBE_SIZE = 224
 _GATE_FUNCTIONS = frozenset({"sigmoid", "sigmoid_", "hardsigmoid", "hardsigmoid_"})
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 
@@ -155,22 +152,6 @@ class SEResult:
         return out
 
 
-def _check_input(x: Tensor) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[0] != 1:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"x must be one preprocessed image of shape (1, C, H, W), got {shape}.")
-
-
-def _probe_input(model: nn.Module) -> Tensor:
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d):
-            weight = module.weight
-            return torch.zeros(1, module.in_channels, _PROBE_SIZE, _PROBE_SIZE, dtype=weight.dtype).to(
-                weight.device
-            )
-    raise ValueError("model has no Conv2d layer; pass x, an input of the model's own size.")
-
-
 def _is_fc(module: nn.Module | None) -> bool:
     if isinstance(module, nn.Linear):
         return True
@@ -239,10 +220,7 @@ def _se_block(frame: Frame) -> SEBlockInfo | None:
     )
 
 
-# model -> (structure_key, its SE blocks), as in cnnviz.analysis.residual: a second image needs one pass only.
-_FOUND: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[Any, ...], tuple[SEBlockInfo, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
+_finder = BlockFinder(_se_block)
 
 
 def find_se_blocks(model: nn.Module, x: Tensor | None = None) -> list[SEBlockInfo]:
@@ -259,20 +237,7 @@ def find_se_blocks(model: nn.Module, x: Tensor | None = None) -> list[SEBlockInf
     Raises:
         ValueError: no `x` and the model has no Conv2d to size a probe by.
     """
-    if x is None:
-        x = _probe_input(model)
-    with model_lock(model):
-        key = structure_key(model, x)
-        cached = _FOUND.get(model)
-        if cached is not None and cached[0] == key:
-            return list(cached[1])
-        with torch.no_grad(), recording(model) as rec:
-            model(x)
-        order = {name: i for i, (name, _) in enumerate(model.named_modules())}
-        found = [info for frame in rec.frames.values() if (info := _se_block(frame)) is not None]
-        found.sort(key=lambda b: order.get(b.name, len(order)))
-        _FOUND[model] = (key, tuple(found))
-        return found
+    return _finder(model, x)
 
 
 def _vector(frame: Frame, index: int, name: str) -> np.ndarray:
@@ -314,7 +279,7 @@ def se_weights(model: nn.Module, x: Tensor, *, maps: bool = True) -> SEResult:
         ValueError: `x` is not (1, C, H, W).
         RuntimeError: a block took a different path in the second run than in the first.
     """
-    _check_input(x)
+    check_image_batch(x)
     with model_lock(model):
         infos = find_se_blocks(model, x)
         wanted = {info.name for info in infos}
