@@ -24,7 +24,6 @@ import copy
 import functools
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +32,7 @@ import torch
 from PIL import Image
 
 from cnnviz.capture import capture, model_lock
+from cnnviz.cpu import torch_threads
 from cnnviz.models import LoadedModel
 from cnnviz.models.gan import (
     DCGAN,
@@ -70,20 +70,6 @@ LiveStart = Literal["scratch", "bundled"]
 MAX_SAMPLES = 256
 MAX_LIVE_STEPS = 2000
 LIVE_LEARNING_RATE = 5e-4
-
-
-@contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """torch's CPU thread count set to ``count`` inside the block, restored after it."""
-    if count is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _gan(model: LoadedModel | DCGAN) -> DCGAN:
@@ -497,7 +483,7 @@ def live_training(
         batch = real[order[position : position + batch_size]]
         position += batch_size
         images = None
-        with _threads(threads):
+        with torch_threads(threads):
             losses = train_step(net, optimizers, batch, generator)
             if step % every == 0 or step == steps:
                 images = to_uint8(_run_eval(net, shown_z)[0])

@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +37,7 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.capture import model_lock
+from cnnviz.cpu import torch_threads
 from cnnviz.models import LoadedModel, get_spec, weights_present
 
 __all__ = [
@@ -384,21 +384,6 @@ def resize_to(image: Image.Image, size: int) -> Image.Image:
     return image.resize((width, height), Image.Resampling.LANCZOS)
 
 
-@contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """torch's CPU thread count set to ``count`` inside the block (held only while computing, never while
-    the caller holds a suspended generator), restored after it."""
-    if count is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _tensor(image: Image.Image) -> torch.Tensor:
     """RGB PIL image -> ``(1, 3, H, W)`` float32 in [0, 1]."""
     array = np.asarray(image, dtype=np.float32) / 255.0
@@ -446,7 +431,7 @@ def style_transfer(
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be at least 1 or None, got {threads}")
     started = time.perf_counter()
-    with _threads(threads):
+    with torch_threads(threads):
         extractor = StyleExtractor(loaded, [content_module, *style_modules])
         content_image = _tensor(resize_to(content, settings.size))
         style_image = _tensor(resize_to(style, settings.size))
@@ -464,7 +449,8 @@ def style_transfer(
     for step in range(1, settings.steps + 1):
         if should_stop is not None and should_stop():
             return
-        with _threads(threads):
+        # Set per step, never across the yield: the caller may draw the page while this generator waits.
+        with torch_threads(threads):
             features = extractor(pixels)
             c_loss = content_loss(features[content_module], content_target)
             s_loss = style_loss([gram_matrix(features[m]) for m in style_modules], style_targets)

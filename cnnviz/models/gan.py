@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from cnnviz.cpu import torch_threads
 from cnnviz.data.digits import DIGITS_SEED, HELD_OUT_FRACTION, digit_grid, split_digits, upscale
 from cnnviz.models.registry import BundledWeights, ModelSpec, register
 from cnnviz.weights import bundled_path, save_bundled
@@ -462,12 +463,8 @@ def train_dcgan(epochs: int | None, out_dir: Path, progress: bool = True) -> dic
     epochs = DEFAULT_EPOCHS if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _train(epochs, Path(out_dir), progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _snapshot_epochs(epochs: int) -> list[int]:

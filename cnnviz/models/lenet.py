@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from cnnviz.cpu import torch_threads
 from cnnviz.data.digits import CLASSES, DIGITS_SEED, HELD_OUT_FRACTION, digit_grid, split_digits, upscale
 from cnnviz.models.registry import BundledWeights, ModelSpec, register
 from cnnviz.weights import save_bundled
@@ -157,13 +158,9 @@ def train_lenet5(epochs: int | None, out_dir: Path, progress: bool = True) -> di
     epochs = DEFAULT_EPOCHS if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    threads = torch.get_num_threads()
     # A network this small runs fastest on one thread; more threads mostly wait for each other.
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _train(epochs, Path(out_dir), progress)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
