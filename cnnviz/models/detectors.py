@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torchvision.ops import box_iou, nms, roi_align
 
+from cnnviz.cpu import torch_threads
 from cnnviz.data import shapes
 from cnnviz.models.registry import (
     BundledWeights,
@@ -528,9 +529,7 @@ def train_yolo_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[s
     epochs = _EPOCHS if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         started = time.perf_counter()
         images, targets = shapes.detection_tensors(shapes.train_seeds(_TRAIN_COUNT))
         flipped = _flipped_targets(
@@ -574,8 +573,6 @@ def train_yolo_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[s
                     )
         train_time = time.perf_counter() - started
         map50, per_class = evaluate_map(model)
-    finally:
-        torch.set_num_threads(threads)
     card = {
         "name": "yolo-mini",
         "architecture": "cnnviz.models.detectors.YoloMini",
