@@ -282,10 +282,11 @@ class SEBasicBlock(BasicBlock):
         return self.se(super().residual(x))
 
 
-class PlainBlock(nn.Module):
-    """The basic block without its skip: H(x) = F(x), then ReLU (a "plain" network of the ResNet paper)."""
+class PlainBlock(BasicBlock):
+    """The basic block without its skip: H(x) = F(x), then ReLU (a "plain" network of the ResNet paper).
 
-    expansion = 1
+    Same layers and names as `BasicBlock`, so the two nets differ in the skip alone.
+    """
 
     def __init__(
         self,
@@ -295,16 +296,11 @@ class PlainBlock(nn.Module):
         downsample: nn.Module | None = None,
         norm_layer: NormLayer = nn.BatchNorm2d,
     ) -> None:
-        super().__init__()
         del downsample  # no skip, so nothing to match shapes for
-        self.conv1 = _conv3x3(inplanes, planes, stride)
-        self.bn1 = norm_layer(planes)
-        self.relu = nn.ReLU()
-        self.conv2 = _conv3x3(planes, planes)
-        self.bn2 = norm_layer(planes)
+        super().__init__(inplanes, planes, stride, None, norm_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
+        return self.relu(self.residual(x))
 
 
 BlockFactory = Callable[..., nn.Module]
