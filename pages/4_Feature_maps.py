@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnnviz import charts, render
 from cnnviz.analysis.cam import top_k
-from cnnviz.analysis.features import channel_stats, rank_channels
+from cnnviz.analysis.features import FeatureMaps, channel_stats, rank_channels
 from cnnviz.images import image_digest
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import model_note, page, require_model
@@ -39,7 +39,10 @@ with left:
             key="fm_topk",
         )
 
-with right:
+
+@st.fragment
+def layer_view(fmaps: FeatureMaps) -> None:
+    """Layer, grid, channel and statistics: a fragment, so switching them redraws only this column."""
     layer = st.selectbox(
         t("fm.layer"), fmaps.layers, index=0, key="layer", bind="query-params", help=t("fm.layer_help")
     )
@@ -75,6 +78,10 @@ with right:
             hide_index=True,
             key="fm_stats",
         )
+
+
+with right:
+    layer_view(fmaps)
 
 if fmaps.logits is not None:
     st.subheader("Grad-CAM")
