@@ -6,12 +6,15 @@ import io
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 from pagetest import assert_ok as _ok
 from pagetest import open_app, open_page
 from pagetest import widget as _widget
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from cnnviz.analysis import conv
 from cnnviz.ui.nav import PAGES
 from cnnviz.ui.text import tr
 
@@ -156,10 +159,23 @@ def test_convolution_controls_and_impossible_settings() -> None:
     _ok(at)
     at.slider(key="conv_step").set_value(1).run()
     _ok(at)
-    code = at.code[0].value
-    assert "=" in code and "×" in code
     _widget(at, "radio", "conv_src").set_value("matrix").run()
     _ok(at)
+    # The worked sum for output cell 1 (row 0, column 1) against torch on the same matrix and settings.
+    x = torch.tensor(conv.sample_matrix(6, seed=0), dtype=torch.float64)[None, None]
+    w = torch.tensor(np.round(conv.kernel_preset("sobel_x", 3), 4), dtype=torch.float64)[None, None]
+    ref = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), w, stride=2, dilation=2)[0, 0, 0, 1].item()
+    symbolic, numeric = at.code[0].value.splitlines()
+    assert symbolic.endswith("= c₀₁")
+    terms, shown = numeric.split(" = ")
+
+    def number(text: str) -> float:  # the page writes "−" (minus sign) and brackets negative factors
+        return float(text.strip("()").replace("−", "-"))
+
+    products = [number(a) * number(b) for a, b in (term.split("×") for term in terms.split(" + "))]
+    assert len(products) == 9  # a 3 × 3 kernel, every term written out
+    assert number(shown) == pytest.approx(ref, abs=0.01)
+    assert sum(products) == pytest.approx(ref, abs=0.05)  # the printed terms are rounded for reading
     at.button(key="conv_play").click().run()
     _ok(at)
     # Impossible: stride 0 and a kernel larger than the padded input give one sentence each, no traceback.
@@ -179,7 +195,10 @@ def test_convolution_controls_and_impossible_settings() -> None:
     at.number_input(key="size_s").set_value(2).run()
     at.number_input(key="size_p").set_value(0).run()
     _ok(at)
-    assert at.warning and "3" in at.warning[0].value
+    # O = (5 − 2) / 2 + 1 = 2.5, floored to 2: the same size torch gives a 5 × 5 input.
+    out = F.conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 2, 2), stride=2).shape[-1]
+    assert at.warning[0].value == tr("conv.not_divisible", "en", num=3, s=2, r=1, o=out)
+    assert at.markdown and any(m.value.endswith(f"= {out}") for m in at.markdown)
     for key, value in [
         ("multi_size", 6),
         ("multi_filters", 3),
