@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from pagetest import widget as _widget
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import images, models
 from cnnviz.analysis import conv
 from cnnviz.ui.nav import PAGES
 from cnnviz.ui.text import tr
@@ -244,3 +247,48 @@ def test_tiny_and_odd_uploads_on_feature_maps() -> None:
     at.file_uploader(key="upload").upload("empty.png", b"", "image/png").run()
     _ok(at)
     assert at.error and tr("imgerr.empty", "en")[:-1].lower() in at.error[0].value.lower()
+
+
+def _plotted(value: object) -> np.ndarray:
+    """A plotly array as the browser gets it: a list, or a base64 typed array {"dtype", "bdata", "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if isinstance(shape, str):
+            shape = [int(n) for n in shape.split(",")]
+        return arr.reshape(shape) if shape else arr
+    return np.asarray(value, dtype=np.float64)
+
+
+def test_feature_maps_show_the_models_own_numbers() -> None:
+    """Statistics, channel order, the opened channel and top-5 against the layer and model run by hand."""
+    at = _page("pages/4_Feature_maps.py")
+    _ok(at)
+    assert at.selectbox(key="layer").value == "features.0.0"
+    loaded = models.load("mobilenet_v2")
+    x = loaded.preprocess(images.load_sample("chelsea"))
+    with torch.no_grad():
+        fmap = loaded.model.features[0][0](x)[0].double()  # the first convolution, called directly
+        probs = torch.softmax(loaded.model(x)[0], 0)
+    means = fmap.mean((1, 2))
+    order = sorted(range(fmap.shape[0]), key=lambda c: (-means[c].item(), c))
+
+    table = at.dataframe[0].value
+    assert table[tr("fm.col.channel", "en")].tolist() == order
+    columns = {
+        "fm.col.mean": means,
+        "fm.col.std": fmap.std((1, 2), unbiased=False),
+        "fm.col.min": fmap.amin((1, 2)),
+        "fm.col.max": fmap.amax((1, 2)),
+        "fm.col.zeros": (fmap == 0).double().mean((1, 2)),
+    }
+    for key, ref in columns.items():
+        np.testing.assert_allclose(table[tr(key, "en")], ref[order].numpy(), rtol=1e-4, atol=1e-5)
+
+    # Charts in page order: top-5 (left column), the opened channel, then Grad-CAM.
+    topk, channel = (json.loads(c.proto.spec)["data"][0] for c in at.get("plotly_chart")[:2])
+    np.testing.assert_allclose(_plotted(channel["z"]), fmap[order[0]].numpy(), rtol=1e-4, atol=1e-5)
+    top = torch.topk(probs, 5)
+    # Horizontal bars read top-down, so the trace holds them from the fifth to the first.
+    np.testing.assert_allclose(_plotted(topk["x"])[::-1], top.values.numpy(), rtol=1e-4)
+    assert list(topk["y"])[::-1] == [loaded.categories[i] for i in top.indices.tolist()]
