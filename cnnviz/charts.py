@@ -149,13 +149,16 @@ def line_chart(
 def layer_diagram(
     names: Sequence[str], kinds: Sequence[str], shapes: Sequence[str], input_shape: str
 ) -> go.Figure:
-    """The layer sequence as boxes left to right, with the tensor shape written on each edge."""
+    """The layer sequence as boxes left to right, with the tensor shape written on each edge.
+
+    `shapes[i]` is the output of layer i; the last one goes on an arrow out of the last box.
+    """
     n = len(names)
     fig = go.Figure()
     xs = np.arange(n + 1) * 1.6
-    labels = ["input", *[f"{nm}<br><i>{k}</i>" for nm, k in zip(names, kinds, strict=True)]]
+    labels = ["input", *[f"{nm}<br><i>{k}</i>" for nm, k, _ in zip(names, kinds, shapes, strict=True)]]
     edge_shapes = [input_shape, *shapes]
-    for i in range(n):
+    for i in range(n + 1):  # edge i leaves box i (box 0 is the input)
         fig.add_annotation(
             x=xs[i] + 0.8,
             y=0,
@@ -185,10 +188,13 @@ def layer_diagram(
             line=dict(width=0),
         )
         fig.add_annotation(x=xs[i], y=0, text=lab, showarrow=False, font=dict(size=10, color="white"))
-    fig.update_xaxes(visible=False, range=[-0.6, xs[-1] + 0.6])
+    fig.update_xaxes(visible=False, range=[-0.6, xs[-1] + 1.4])  # room for the output arrow and its shape
     fig.update_yaxes(visible=False, range=[-0.6, 0.7])
     fig.update_layout(
-        height=200, width=max(600, int(110 * (n + 1))), margin=dict(l=0, r=0, t=0, b=0), plot_bgcolor="white"
+        height=200,
+        width=max(600, int(110 * (n + 1.5))),
+        margin=dict(l=0, r=0, t=0, b=0),
+        plot_bgcolor="white",
     )
     return fig
 

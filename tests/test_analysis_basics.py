@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -159,6 +161,67 @@ def test_channel_stats_and_ranking() -> None:
     assert list(order) == list(np.argsort(-fmap.mean(axis=(1, 2)), kind="stable"))
 
 
+def test_channel_stats_of_a_relu_map_against_plain_python() -> None:
+    """Every statistic, min and zero share included, per channel from Python's statistics module."""
+    import statistics
+
+    rng = np.random.default_rng(3)
+    c, h, w = 6, 5, 7
+    fmap = np.maximum(rng.normal(size=(c, h, w)), 0).astype(np.float32)  # a ReLU'd map: about half zeros
+    fmap[1] += 0.5  # no zeros, min > 0
+    fmap[4] = -np.abs(fmap[4]) - 0.25  # before the ReLU: negative min, no zeros
+    fmap[5, :2] = 0  # at least 2 whole rows off
+    stats = features.channel_stats(fmap)
+    for k in range(c):
+        values = [float(v) for v in fmap[k].ravel()]
+        assert stats.mean[k] == pytest.approx(statistics.fmean(values), rel=1e-6, abs=1e-7)
+        assert stats.std[k] == pytest.approx(statistics.pstdev(values), rel=1e-5)  # population std (ddof 0)
+        assert stats.min[k] == min(values) and stats.max[k] == max(values)
+        assert stats.zero_fraction[k] == sum(v == 0 for v in values) / (h * w)
+    assert stats.min[1] >= 0.5 and stats.min[4] < 0 and stats.zero_fraction[1] == stats.zero_fraction[4] == 0
+    assert 0 < stats.zero_fraction[0] < 1 and stats.zero_fraction[5] >= 2 * w / (h * w)
+
+
+def _python_rank(fmap: np.ndarray, key) -> list[int]:
+    """Most active first, ties by channel number, in plain Python."""
+    per_channel = [key([float(v) for v in fmap[c].ravel()]) for c in range(fmap.shape[0])]
+    return sorted(range(fmap.shape[0]), key=lambda c: (-per_channel[c], c))
+
+
+def test_rank_channels_orders_by_mean_or_max_with_ties_by_index() -> None:
+    # Whole numbers over 4 cells: every mean is exact, so equal means really tie.
+    fmap = np.array(
+        [
+            [[1, 1], [1, 1]],  # mean 1, max 1
+            [[0, 0], [0, 8]],  # mean 2, max 8
+            [[2, 2], [2, 2]],  # mean 2, max 2
+            [[4, 0], [0, 0]],  # mean 1, max 4
+            [[0, 0], [0, 8]],  # mean 2, max 8 (a copy of channel 1)
+            [[-1, 3], [3, 3]],  # mean 2, max 3
+        ],
+        dtype=np.float32,
+    )
+    by_mean = features.rank_channels(fmap)
+    assert list(by_mean) == _python_rank(fmap, lambda v: sum(v) / len(v)) == [1, 2, 4, 5, 0, 3]
+    by_max = features.rank_channels(fmap, by="max")
+    assert list(by_max) == _python_rank(fmap, max) == [1, 4, 3, 5, 2, 0]
+    for order, key in ((by_mean, fmap.mean(axis=(1, 2))), (by_max, fmap.max(axis=(1, 2)))):
+        ranked = key[order]
+        assert (np.diff(ranked) <= 0).all()  # non-increasing
+        for a, b in itertools.pairwise(order):  # equal keys keep ascending channel order
+            assert key[a] > key[b] or a < b
+    with pytest.raises(ValueError, match="by must be"):
+        features.rank_channels(fmap, by="median")
+
+
+def test_rank_channels_on_a_random_map_is_a_permutation_in_python_order() -> None:
+    rng = np.random.default_rng(11)
+    fmap = np.maximum(rng.normal(size=(9, 4, 6)), 0).astype(np.float32)
+    assert sorted(features.rank_channels(fmap)) == list(range(9))
+    assert list(features.rank_channels(fmap)) == _python_rank(fmap, lambda v: sum(v) / len(v))
+    assert list(features.rank_channels(fmap, by="max")) == _python_rank(fmap, max)
+
+
 # --- render -----------------------------------------------------------------------------------------------
 
 
@@ -199,11 +262,68 @@ def test_channel_grid_cells_match_pil_nearest(size: int, cell: int) -> None:
         np.testing.assert_array_equal(tile, np.asarray(pil))
 
 
+# Plotly.py's named "Jet" scale (what a figure's colorscale="Jet" becomes), written out: evenly spaced stops.
+_JET = [
+    (0.0, (0, 0, 131)),
+    (0.2, (0, 60, 170)),
+    (0.4, (5, 255, 255)),
+    (0.6, (255, 255, 0)),
+    (0.8, (250, 0, 0)),
+    (1.0, (128, 0, 0)),
+]
+
+
+def _jet(heat: np.ndarray) -> np.ndarray:
+    """(H, W) in 0..1 -> (H, W, 3) float, linear between Jet's stops at the 256 levels of an 8-bit table."""
+    levels = np.round(np.clip(heat, 0, 1) * 255) / 255
+    pos = [p for p, _ in _JET]
+    return np.stack([np.interp(levels, pos, [rgb[ch] for _, rgb in _JET]) for ch in range(3)], axis=-1)
+
+
 def test_overlay_blends() -> None:
     base = Image.new("RGB", (4, 4), (0, 0, 0))
     heat = np.zeros((4, 4), np.float32)
     out = np.asarray(render.overlay(base, heat, alpha=0.0))
     assert (out == 0).all()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.3, 0.75, 1.0])
+def test_overlay_is_the_weighted_mean_of_image_and_jet_heat(alpha: float) -> None:
+    """Same-size base: out = (1 - alpha) * base + alpha * jet(heat), per pixel and channel."""
+    h, w = 6, 9  # not square: a transposed heat map would not fit
+    base = np.asarray(_image(h, w, seed=4))
+    yy, xx = np.mgrid[0:h, 0:w]
+    heat = (xx / (w - 1) * 0.7 + yy / (h - 1) * 0.3).astype(np.float32)  # 0 at top-left .. 1 at bottom-right
+    out = render.overlay(Image.fromarray(base), heat, alpha=alpha)
+    assert out.size == (w, h) and out.mode == "RGB"
+    expected = (1 - alpha) * base + alpha * _jet(heat)
+    np.testing.assert_allclose(np.asarray(out, dtype=np.float64), expected, atol=1.5)  # 8-bit rounding
+    assert np.array_equal(render.colorize(heat, "Jet", 0, 1)[0, 0], [0, 0, 131])  # heat 0: Jet's dark blue
+    if alpha == 0:
+        np.testing.assert_array_equal(np.asarray(out), base)
+    if alpha == 1:
+        np.testing.assert_array_equal(np.asarray(out), render.colorize(heat, "Jet", 0, 1))
+
+
+def test_overlay_resizes_the_image_to_the_heat_map() -> None:
+    h, w = 5, 8
+    heat = np.linspace(0, 1, h * w, dtype=np.float32).reshape(h, w)
+    # A constant photo of another size and shape resizes to the same constant: the blend is exact.
+    photo = Image.new("RGB", (31, 17), (200, 40, 90))
+    out = render.overlay(photo, heat, alpha=0.4)
+    assert out.size == (w, h)
+    expected = 0.6 * np.array([200, 40, 90]) + 0.4 * _jet(heat)
+    np.testing.assert_allclose(np.asarray(out, dtype=np.float64), expected, atol=1.5)
+    # A split-colour photo, left half red, right half blue: the left of the result stays red-side.
+    split = np.zeros((20, 32, 3), np.uint8)
+    split[:, :16] = (255, 0, 0)
+    split[:, 16:] = (0, 0, 255)
+    plain = np.asarray(render.overlay(split, heat, alpha=0.0))  # arrays are accepted as well
+    assert plain.shape == (h, w, 3)
+    np.testing.assert_array_equal(plain[:, :3], np.broadcast_to([255, 0, 0], (h, 3, 3)))
+    np.testing.assert_array_equal(plain[:, -3:], np.broadcast_to([0, 0, 255], (h, 3, 3)))
+    gray = np.asarray(render.overlay(np.full((10, 16, 1), 77, np.uint8), heat, alpha=0.0))
+    np.testing.assert_array_equal(gray, np.full((h, w, 3), 77))  # one-channel arrays become grey RGB
 
 
 def test_feature_maps_leave_no_hooks() -> None:

@@ -588,6 +588,30 @@ def test_downsize_gray_and_rgb() -> None:
     np.testing.assert_array_equal(red[1:], 0)
 
 
+def test_downsize_rgb_is_per_channel_block_means_in_chw_order() -> None:
+    """A non-square noise image with whole factors (12 wide -> 4: 3, 8 high -> 4: 2): BOX = block means."""
+    h, w, n = 8, 12, 4
+    rgb = np.random.default_rng(21).integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+    rgb[:, :, 2] = np.arange(w, dtype=np.uint8)[None, :] * 20  # blue grows left to right, constant down
+    small = conv.downsize_rgb(Image.fromarray(rgb, "RGB"), n)
+    assert small.shape == (3, n, n) and small.dtype == np.float64
+    for c in range(3):
+        for i in range(n):
+            for j in range(n):
+                block = rgb[i * (h // n) : (i + 1) * (h // n), j * (w // n) : (j + 1) * (w // n), c]
+                assert abs(small[c, i, j] - block.mean() / 255) <= 1 / 255, (c, i, j)
+    # Blue depends on the column only: equal down each column of the output, the block's mean of 3 columns.
+    np.testing.assert_allclose(small[2], np.broadcast_to([20 * 1, 20 * 4, 20 * 7, 20 * 10], (n, n)) / 255)
+    # A 2-wide, 1-high split image: left red, right green -> the output's left half is red, right half green.
+    split = np.zeros((6, 12, 3), np.uint8)
+    split[:, :6, 0] = 255
+    split[:, 6:, 1] = 255
+    halves = conv.downsize_rgb(Image.fromarray(split), 2)
+    np.testing.assert_array_equal(halves[0], [[1, 0], [1, 0]])
+    np.testing.assert_array_equal(halves[1], [[0, 1], [0, 1]])
+    np.testing.assert_array_equal(halves[2], 0)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Impossible settings: one clear sentence each
 # ---------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 import zipfile
@@ -89,10 +90,24 @@ def _forbid_pip(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_recorded_hashes_are_full_sha256() -> None:
     for pack in PACKS:
         for file in pack.files:
-            assert len(file.sha256) == 64 and int(file.sha256, 16) >= 0
+            assert re.fullmatch(r"[0-9a-f]{64}", file.sha256), file.sha256  # lower-case hex, nothing else
+            # torch hub names a checkpoint `<name>-<first 8 hex digits of its sha256>.pth`: they must agree.
+            suffix = re.fullmatch(r".+-([0-9a-f]{8,})\.pth", Path(file.member).name)
+            if suffix:
+                assert file.sha256.startswith(suffix.group(1)), file.member
     mobilenet = PACKS[0].files[0]
     assert mobilenet.member == "mobilenet_v2-b0353104.pth" and mobilenet.sha256.startswith("b03531047ffacf1e")
     assert [Path(f.member).name for f in PACKS[1].files] == ["pnet.pt", "rnet.pt", "onet.pt"]
+
+
+def test_recorded_hashes_match_the_files_in_this_machines_cache() -> None:
+    """Pack files already in the real cache hash (by hashlib, here) to the recorded value."""
+    present = [file for pack in PACKS for file in pack.files if file.path.is_file()]
+    if not present:
+        pytest.skip("no weight pack file in this machine's cache (run `python -m cnnviz.weights fetch`)")
+    for file in present:
+        assert hashlib.sha256(file.path.read_bytes()).hexdigest() == file.sha256, file.path
+        assert sha256_file(file.path) == file.sha256 and verify_file(file.path, file.sha256)
 
 
 def test_sha256_check_rejects_a_corrupted_file(tmp_path: Path) -> None:
