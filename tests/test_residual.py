@@ -164,7 +164,10 @@ def test_split_adds_up_to_autograd_gradient_torchvision_resnet18(objective: str)
     assert torch.equal(x, x_before)
     assert result.target == 7 and result.objective == objective
     with torch.no_grad():  # the taps change nothing the network computes
-        np.testing.assert_allclose(result.logits, model(x)[0].numpy(), rtol=1e-5, atol=1e-6)
+        logits = model(x)
+        np.testing.assert_allclose(result.logits, logits[0].numpy(), rtol=1e-5, atol=1e-6)
+    # p, shown next to L: the softmax of the logits the plain model gives (not the recorded ones).
+    assert result.probability == pytest.approx(float(F.softmax(logits.double(), 1)[0, 7]), rel=1e-5)
     for name in ("layer1.0", "layer2.0", "layer4.1"):
         b = result.block(name)
         arrays = b.arrays
@@ -177,6 +180,7 @@ def test_split_adds_up_to_autograd_gradient_torchvision_resnet18(objective: str)
         np.testing.assert_allclose(arrays.at_sum, (gh * (h > 0)).numpy(), rtol=1e-5, atol=1e-8)
         assert b.grad_output == pytest.approx(float(gh.double().norm()), rel=1e-5)
         assert b.grad_input == pytest.approx(float(gx.double().norm()), rel=1e-4)
+        assert b.grad_sum == pytest.approx(float((gh * (h > 0)).double().norm()), rel=1e-5)
         if b.block.skip == "identity":
             np.testing.assert_array_equal(arrays.skip, arrays.at_sum)  # the "+1": g passes unchanged
         assert b.skip_share + b.branch_share == pytest.approx(1.0, abs=1e-5)
@@ -216,6 +220,26 @@ def test_split_matches_a_hand_written_block() -> None:
     assert b.input_norm == pytest.approx(float(x1.detach().double().norm()), rel=1e-5)
     assert b.skip_map is not None and b.skip_map.shape == tuple(x1.shape[2:])
     assert result.value == pytest.approx(float(loss.detach()), rel=1e-5)
+    assert result.probability == pytest.approx(float(F.softmax(logits.detach().double(), 1)[0, 3]), rel=1e-5)
+
+    # The scalars the page shows, from the hand-made tensors (numpy, float64).
+    gx_, gs_ = gx.double().numpy(), gs.double().numpy()
+    skip_, branch_ = skip_ref.double().numpy(), branch_ref.double().numpy()
+    assert b.grad_sum == pytest.approx(np.linalg.norm(gs_), rel=1e-5)
+    assert b.grad_input == pytest.approx(np.linalg.norm(gx_), rel=1e-5)
+    assert b.grad_skip == pytest.approx(np.linalg.norm(skip_), rel=1e-5)
+    assert b.grad_branch == pytest.approx(np.linalg.norm(branch_), rel=1e-5)
+    assert b.gain == pytest.approx(np.linalg.norm(gx_) / np.linalg.norm(gs_), rel=1e-5)
+    # Shares: the projection of each part on ∂L/∂x, so skip and branch cannot be swapped unnoticed.
+    skip_share = np.vdot(skip_, gx_) / np.vdot(gx_, gx_)
+    branch_share = np.vdot(branch_, gx_) / np.vdot(gx_, gx_)
+    assert abs(skip_share - branch_share) > 0.05  # the check below can tell them apart
+    assert b.skip_share == pytest.approx(skip_share, rel=1e-4, abs=1e-6)
+    assert b.branch_share == pytest.approx(branch_share, rel=1e-4, abs=1e-6)
+    # Heatmaps: at each position the L2 norm over channels of that part.
+    assert b.branch_map is not None
+    np.testing.assert_allclose(b.skip_map, np.sqrt((skip_[0] ** 2).sum(axis=0)), rtol=1e-4, atol=1e-10)
+    np.testing.assert_allclose(b.branch_map, np.sqrt((branch_[0] ** 2).sum(axis=0)), rtol=1e-4, atol=1e-10)
 
 
 def test_split_in_inverted_residuals() -> None:
@@ -317,3 +341,50 @@ def test_depth_profile_is_seeded_and_leaves_global_rng_alone() -> None:
     assert a.loss == b.loss
     with pytest.raises(ValueError, match="6n"):
         depth_profile(21, True)
+
+
+def _depth_reference(depth: int, residual: bool, batch_norm: bool, seed: int, size: int):
+    """The same seeded stack, images and labels, backpropagated with plain `.backward()`: each main-path
+    layer's output kept with `retain_grad`, its weight gradient read from `.grad`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        build = mini.residual_stack if residual else mini.plain_stack
+        net = build(depth, batch_norm=batch_norm).double()
+        gen = torch.Generator().manual_seed(seed)
+        images = torch.randn(1, 3, size, size, generator=gen, dtype=torch.float64)
+        labels = torch.randint(0, net.fc.out_features, (1,), generator=gen)
+    net.train(batch_norm)
+    # Main path: every convolution and the FC except the 1×1 projection skips (`downsample`).
+    layers = {
+        n: m for n, m in net.named_modules() if isinstance(m, nn.Conv2d | nn.Linear) and "downsample" not in n
+    }
+    outputs: dict[str, torch.Tensor] = {}
+
+    def keep(name: str):
+        def hook(_m, _args, out):
+            out.retain_grad()
+            outputs[name] = out
+
+        return hook
+
+    handles = [m.register_forward_hook(keep(n)) for n, m in layers.items()]
+    loss = F.cross_entropy(net(images), labels)
+    for h in handles:
+        h.remove()
+    loss.backward()
+    acts = np.array([float(outputs[n].grad.norm()) for n in layers])
+    weights = np.array([float(m.weight.grad.norm()) for m in layers.values()])
+    return list(layers), acts, weights, float(loss.detach())
+
+
+@pytest.mark.parametrize(
+    ("residual", "batch_norm"), [(False, False), (True, False), (False, True), (True, True)]
+)
+def test_depth_profile_matches_plain_backward(residual: bool, batch_norm: bool) -> None:
+    """The curve the page draws, layer by layer, equals a plain backward pass of the same seeded stack."""
+    profile = depth_profile(20, residual, batch_norm=batch_norm, seed=2, batch_size=1, input_size=16)
+    layers, acts, weights, loss = _depth_reference(20, residual, batch_norm, seed=2, size=16)
+    assert list(profile.layers) == layers
+    np.testing.assert_allclose(profile.grad_norms, acts, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(profile.weight_grad_norms, weights, rtol=1e-9, atol=0)
+    assert profile.loss == pytest.approx(loss, rel=1e-12)
