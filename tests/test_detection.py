@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
+from torch.nn import functional as F
 from torchvision.models.detection.ssd import SSD
+from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import batched_nms, box_iou, nms
 
 from cnnviz import images, models
@@ -144,7 +149,189 @@ def test_filter_detections_is_threshold_then_batched_nms() -> None:
         detection.filter_detections(raw, 1.5, 0.5)
 
 
+def _per_class_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """torchvision.ops.nms on each class alone, the kept indices merged best first."""
+    kept = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        kept.append(idx[nms(torch.from_numpy(boxes[idx]), torch.from_numpy(scores[idx]), threshold).numpy()])
+    keep = np.concatenate(kept) if kept else np.zeros(0, dtype=np.int64)
+    return keep[np.argsort(-scores[keep], kind="stable")]
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.7])
+def test_explain_nms_names_the_box_that_removed_each_one(threshold: float) -> None:
+    # 30 clusters of 4 jittered boxes, some past the top-left edge (negative coordinates, as YOLO's), the
+    # boxes of a cluster in random classes of three.
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(-40, 100, (30, 2))
+    centres = np.repeat(np.concatenate([xy, xy + rng.uniform(10, 50, (30, 2))], 1), 4, axis=0)
+    boxes = (centres + rng.normal(0, 2, (120, 4))).astype(np.float32)
+    scores = rng.uniform(0, 1, 120).astype(np.float32)
+    labels = rng.integers(0, 3, 120)
+    raw = _raw(boxes, scores, labels)
+    iou = box_iou(torch.from_numpy(boxes), torch.from_numpy(boxes)).numpy()
+    for score in (0.0, 0.4):
+        trace = detection.explain_nms(raw, score, threshold)
+        above = np.flatnonzero(scores >= score)
+        np.testing.assert_array_equal(trace.boxes, above)
+        expected = above[_per_class_nms(boxes[above], scores[above], labels[above], threshold)]
+        np.testing.assert_array_equal(trace.keep, expected)
+        # torchvision's batched_nms shifts class k by k * (max + 1): right once no coordinate is negative.
+        moved = torch.from_numpy(boxes[above] - boxes[above].min())
+        by_batch = batched_nms(
+            moved, torch.from_numpy(scores[above]), torch.from_numpy(labels[above]), threshold
+        )
+        np.testing.assert_array_equal(trace.keep, above[by_batch.numpy()])
+        shown = detection.filter_detections(raw, score, threshold, max_detections=len(boxes))
+        np.testing.assert_array_equal(shown.indices, expected)
+        # The docstring's rule: a removed box names the best-scoring kept box of its class that overlaps it
+        # by more than the threshold, with that IoU; a kept box names no one.
+        removed = 0
+        for pos, i in enumerate(above):
+            if i in expected:
+                assert trace.suppressed_by[pos] == -1 and trace.overlap[pos] == 0
+                continue
+            rivals = [k for k in expected if labels[k] == labels[i] and scores[k] > scores[i]]
+            rivals = [k for k in rivals if iou[i, k] > threshold]
+            assert rivals, i
+            winner = max(rivals, key=lambda k: scores[k])
+            assert trace.suppressed_by[pos] == winner
+            assert trace.overlap[pos] == pytest.approx(iou[i, winner], abs=1e-5)
+            removed += 1
+        assert removed >= 5
+        # Classes apart: some kept boxes of different classes overlap more than the threshold.
+        pairs = iou[np.ix_(expected, expected)] > threshold
+        assert (pairs & (labels[expected][:, None] != labels[expected][None, :])).any()
+
+
+def test_nms_never_crosses_classes_with_negative_coordinates() -> None:
+    # Class 1's box shifted by torchvision's max + 1 = 101 lands on (41, 41, 100, 100): IoU 0.72 with class
+    # 0's box, which batched_nms would let remove it.
+    boxes = np.array([[50, 50, 100, 100], [-60, -60, -1, -1]], dtype=np.float32)
+    raw = _raw(boxes, np.array([0.9, 0.8], dtype=np.float32), np.array([0, 1]))
+    assert detection.filter_detections(raw, 0.1, 0.5).indices.tolist() == [0, 1]
+    assert detection.explain_nms(raw, 0.1, 0.5).keep.tolist() == [0, 1]
+    empty = detection.filter_detections(raw, 0.95, 0.5)
+    assert len(empty.boxes) == 0 and empty.above_threshold == 0
+
+
 # ----------------------------------------------------------------------------------------------- AP
+
+
+def _voc_ap_reference(
+    detections: Sequence[tuple[Tensor, Tensor, Tensor]],
+    truth: Sequence[tuple[Tensor, Tensor]],
+    num_classes: int,
+    iou_threshold: float = 0.5,
+) -> list[float]:
+    """AP per class written from the PASCAL VOC devkit's recipe (VOCevaldet / voc_eval), not from cnnviz.
+
+    cnnviz's convention, which this follows: VOC matching (every detection of a class over all images, best
+    score first, goes to the ground truth of its image it overlaps most; a true positive when that IoU reaches
+    the threshold and the object is still free, otherwise a false positive, with no fall-back to another
+    object as COCO has) and VOC2010+ all-point interpolated AP (not VOC2007's 11 points nor COCO's 101).
+    One difference from the devkit: IoU equal to the threshold counts (``>=``, the devkit has ``>``), as the
+    cnnviz docstring says.
+    """
+    aps = []
+    for c in range(num_classes):
+        gts = [boxes[labels == c] for boxes, labels in truth]
+        npos = sum(len(g) for g in gts)
+        if npos == 0:
+            aps.append(float("nan"))
+            continue
+        found = [
+            (float(score), i, box)
+            for i, (boxes, scores, labels) in enumerate(detections)
+            for box, score in zip(boxes[labels == c], scores[labels == c], strict=True)
+        ]
+        found.sort(key=lambda d: -d[0])
+        taken = [np.zeros(len(g), dtype=bool) for g in gts]
+        tp, fp = np.zeros(len(found)), np.zeros(len(found))
+        for d, (_, i, box) in enumerate(found):
+            if len(gts[i]) == 0:
+                fp[d] = 1
+                continue
+            overlaps = box_iou(box[None], gts[i])[0]
+            j = int(overlaps.argmax())
+            if overlaps[j] >= iou_threshold and not taken[i][j]:
+                taken[i][j], tp[d] = True, 1
+            else:
+                fp[d] = 1
+        tp, fp = np.cumsum(tp), np.cumsum(fp)
+        mrec = np.concatenate([[0.0], tp / npos, [1.0]])
+        mpre = np.concatenate([[0.0], tp / np.maximum(tp + fp, 1), [0.0]])
+        for k in range(len(mpre) - 2, -1, -1):
+            mpre[k] = max(mpre[k], mpre[k + 1])
+        steps = np.flatnonzero(mrec[1:] != mrec[:-1])
+        aps.append(float(np.sum((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1])))
+    return aps
+
+
+def test_map_equals_an_independent_voc_reference_on_a_hand_made_set() -> None:
+    t = torch.tensor
+    truth = [
+        # Image A: two class-0 objects (IoU 0.43 with each other), one class-1 object.
+        (t([[0.0, 0, 10, 10], [4, 0, 14, 10], [20, 20, 40, 40]]), t([0, 0, 1])),
+        # Image B: one class-0 and one class-2 object.
+        (t([[50.0, 50, 60, 60], [0, 0, 10, 10]]), t([0, 2])),
+    ]
+    detections = [
+        (
+            # 0.95 exactly on A's first object; 0.85 overlaps it by 0.82 and the second one by 0.54: its best
+            # object is taken, so a FP (COCO would give it the second object); 0.6 exactly on the second.
+            # Class 1: IoU exactly 0.5 with A's object (200 / 400 pixels).
+            t([[0.0, 0, 10, 10], [1, 0, 11, 10], [4, 0, 14, 10], [20, 20, 40, 30]]),
+            t([0.95, 0.85, 0.6, 0.9]),
+            t([0, 0, 0, 1]),
+        ),
+        (
+            # Class 0: one hit, one miss; class 1: a FP (no class-1 object here) ranked first; class 3: none
+            # exist anywhere (no AP); class 2's object is never detected (AP 0).
+            t([[50.0, 50, 60, 60], [70, 70, 80, 80], [0, 0, 10, 10], [0, 0, 10, 10]]),
+            t([0.9, 0.3, 0.95, 0.99]),
+            t([0, 0, 1, 3]),
+        ),
+    ]
+    # Class 0, 3 objects, ranked TP TP FP TP FP: precision 1, 1, 2/3, 3/4, 3/5 at recall 1/3, 2/3, 2/3, 1, 1
+    # -> AP = 1/3 + 1/3 + 1/3 * 3/4 = 11/12. Class 1, 1 object, ranked FP TP -> 1 * 1/2.
+    by_hand = [11 / 12, 0.5, 0.0, float("nan")]
+    reference = _voc_ap_reference(detections, truth, num_classes=4)
+    mean, per_class = detectors.mean_average_precision(detections, truth, num_classes=4)
+    np.testing.assert_allclose(reference, by_hand, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(per_class, by_hand, rtol=0, atol=1e-12)
+    assert mean == pytest.approx((11 / 12 + 0.5 + 0.0) / 3, abs=1e-12)
+
+
+def test_map_equals_the_voc_reference_on_random_detections() -> None:
+    rng = np.random.default_rng(3)
+    detections, truth = [], []
+    for _ in range(25):
+        g = rng.integers(0, 4)
+        xy = rng.uniform(0, 80, (g, 2))
+        gt = np.concatenate([xy, xy + rng.uniform(8, 30, (g, 2))], 1)
+        gl = rng.integers(0, 3, g)
+        # Jittered copies of the objects (some good, some duplicates, some off) and a few strays.
+        picks = rng.integers(0, max(g, 1), 2 * g) if g else np.zeros(0, dtype=int)
+        near = gt[picks] + rng.normal(0, 4, (len(picks), 4)) if g else np.zeros((0, 4))
+        xy = rng.uniform(0, 80, (2, 2))
+        stray = np.concatenate([xy, xy + rng.uniform(8, 30, (2, 2))], 1)
+        boxes = np.concatenate([near, stray])
+        labels = np.concatenate([gl[picks] if g else np.zeros(0, dtype=int), rng.integers(0, 3, 2)])
+        labels = np.where(rng.uniform(size=len(labels)) < 0.15, rng.integers(0, 3, len(labels)), labels)
+        detections.append(
+            (
+                torch.tensor(boxes).float(),
+                torch.tensor(rng.uniform(size=len(boxes))).float(),
+                torch.tensor(labels),
+            )
+        )
+        truth.append((torch.tensor(gt).float(), torch.tensor(gl)))
+    mean, per_class = detectors.mean_average_precision(detections, truth, num_classes=3)
+    reference = _voc_ap_reference(detections, truth, num_classes=3)
+    np.testing.assert_allclose(per_class, reference, rtol=0, atol=1e-12)
+    assert 0.05 < mean < 0.95 and not np.isnan(per_class).any()  # neither trivial nor empty
 
 
 def test_average_precision_hand_computed() -> None:
@@ -180,15 +367,34 @@ def test_mean_average_precision_hand_computed() -> None:
     assert tp.tolist() == [True, False]
 
 
-def test_bundled_detector_reaches_its_card_map() -> None:
+def test_bundled_detector_reaches_its_card_map(monkeypatch: pytest.MonkeyPatch) -> None:
     card = read_card("yolo-mini")
     loaded = models.load("yolo-mini")
     assert loaded.weights == "bundled"
     assert card["held_out_count"] == detectors.HELD_OUT_COUNT
+    # Keep what evaluate_map scores, to score it again with the independent VOC reference.
+    seen: dict[str, object] = {}
+    real = detectors.mean_average_precision
+
+    def spy(detections, ground_truth, num_classes, iou_threshold=0.5):
+        seen.update(detections=detections, truth=ground_truth, num_classes=num_classes, iou=iou_threshold)
+        return real(detections, ground_truth, num_classes, iou_threshold)
+
+    monkeypatch.setattr(detectors, "mean_average_precision", spy)
     map50, per_class = detectors.evaluate_map(loaded.model, card["held_out_count"])
-    assert map50 >= card["held_out_map"] > 0.5
+    # The card holds the mAP rounded down to 3 decimals and each AP rounded to 4: equal, both ways.
+    assert card["held_out_map"] > 0.5
+    assert card["held_out_map"] <= map50 < card["held_out_map"] + 1e-3
+    assert math.floor(map50 * 1000) / 1000 == card["held_out_map"]
+    names = list(card["held_out_ap_per_class"])
+    assert names == list(loaded.categories)
+    for name, ap in zip(names, per_class, strict=True):
+        assert ap == pytest.approx(card["held_out_ap_per_class"][name], abs=5e-5 + 1e-9), name
     assert detectors.reference_map(loaded.spec) == card["held_out_map"]
-    assert len(per_class) == len(card["held_out_ap_per_class"])
+    assert len(seen["detections"]) == len(seen["truth"]) == card["held_out_count"] and seen["iou"] == 0.5
+    reference = _voc_ap_reference(seen["detections"], seen["truth"], seen["num_classes"])
+    np.testing.assert_allclose(per_class, reference, rtol=0, atol=1e-12)
+    assert map50 == pytest.approx(float(np.mean(reference)), abs=1e-12)
 
 
 # --------------------------------------------------------------------------------- analysis: YOLO
@@ -204,11 +410,32 @@ def test_detect_with_the_grid_detector_on_a_shapes_scene() -> None:
     assert grid.confidence.shape == (6, 6) and grid.cell == (16.0, 16.0) and grid.labels is not None
     # The same numbers as decoding the model's own output.
     with torch.no_grad():
-        dec = detectors.decode_grid(loaded.model(loaded.preprocess(images.from_array(scene.image))))
+        out = loaded.model(loaded.preprocess(images.from_array(scene.image)))
+    dec = detectors.decode_grid(out)
     np.testing.assert_allclose(raw.scores, dec.scores[0].numpy(), rtol=1e-6)
+    _check_grid_level(grid, out[0], raw)
     found = detection.filter_detections(raw, 0.3, 0.5)
     best = box_iou(torch.from_numpy(found.boxes), torch.from_numpy(scene.boxes)).max(dim=0).values
     assert (best >= 0.5).all(), "every shape of this held-out scene is found"
+
+
+def _check_grid_level(level: detection.GridLevel, out: Tensor, raw: detection.RawDetections) -> None:
+    """A YOLO grid level against the raw ``(B * 5 + C, S, S)`` output, read with YoloMini's channel layout.
+
+    Channel ``5 * b + 4`` is box b's objectness logit; channels from ``5 * B`` on are the cell's class logits.
+    """
+    b = detectors.GRID_BOXES
+    objectness = torch.stack([out[5 * k + 4] for k in range(b)]).sigmoid()  # (B, S, S)
+    np.testing.assert_array_equal(level.confidence, objectness.max(dim=0).values.numpy())
+    cell_class = out[5 * b :].argmax(dim=0)  # (S, S): softmax keeps the order of the logits
+    np.testing.assert_array_equal(level.labels, cell_class.numpy())
+    # Every candidate of a cell carries the cell's class; its score is objectness * best class probability.
+    rows, cols, boxes = raw.cells.T
+    np.testing.assert_array_equal(raw.labels, cell_class[rows, cols].numpy())
+    best = out[5 * b :].softmax(dim=0).max(dim=0).values
+    np.testing.assert_allclose(
+        raw.scores, (objectness[boxes, rows, cols] * best[rows, cols]).numpy(), rtol=1e-6
+    )
 
 
 def test_detect_maps_boxes_back_to_a_larger_image() -> None:
@@ -221,6 +448,29 @@ def test_detect_maps_boxes_back_to_a_larger_image() -> None:
     assert raw.grids[0].cell == (48.0, 32.0)
     best = int(np.argmax(small.scores))
     np.testing.assert_allclose(raw.boxes[best], small.boxes[best] * [2, 3, 2, 3], rtol=0.05, atol=2.0)
+    # Exactly: the boxes of this image's own raw output (96×96 input pixels) times 2 across and 3 down.
+    with torch.no_grad():
+        out = loaded.model(loaded.preprocess(big))
+    in_input = detectors.decode_grid(out).boxes[0].numpy()
+    np.testing.assert_array_equal(raw.boxes, in_input * np.float32([2, 3, 2, 3]))
+    _check_grid_level(raw.grids[0], out[0], raw)
+
+
+def test_box_mapping_on_known_boxes() -> None:
+    known = torch.tensor([[0.0, 0.0, 96.0, 96.0], [12.0, 24.0, 36.0, 48.0], [-6.0, -3.0, 3.0, 6.0]])
+    # scale is (image H / input H, image W / input W) = (3, 2): x doubles, y triples.
+    mapped = detection._scaled(known, (3.0, 2.0))
+    expected = [[0, 0, 192, 288], [24, 72, 72, 144], [-12, -9, 6, 18]]
+    np.testing.assert_array_equal(mapped, np.float32(expected))
+    assert mapped.dtype == np.float32
+    # A size that is no multiple of the input: 130 × 100 pixels, factors 130 / 96 and 100 / 96.
+    loaded = models.load("yolo-mini")
+    odd = images.from_array(detection.shapes_scene(1_000_003).image).resize((130, 100))
+    raw = detection.detect(loaded, odd)
+    with torch.no_grad():
+        in_input = detectors.decode_grid(loaded.model(loaded.preprocess(odd))).boxes[0].double().numpy()
+    np.testing.assert_allclose(raw.boxes, in_input * [130 / 96, 100 / 96, 130 / 96, 100 / 96], rtol=1e-6)
+    assert raw.grids[0].cell == pytest.approx((100 / 6, 130 / 6), rel=1e-12)
 
 
 # -------------------------------------------------------------------------------------------- MTCNN
@@ -254,6 +504,39 @@ def test_mtcnn_nets_match_the_weight_files_and_find_the_astronaut() -> None:
     with torch.no_grad():
         boxes, _, _ = loaded.model(loaded.preprocess(images.load_sample("astronaut")))
     assert box_iou(boxes, torch.tensor([ASTRONAUT_FACE])).max().item() >= 0.5
+
+
+@mtcnn_present
+def test_mtcnn_pnet_maps_cells_and_windows_on_every_scale() -> None:
+    loaded = models.load("mtcnn")
+    spec = loaded.spec
+    # The model sees the 512×512 astronaut at 256×256, so image pixels are 2 input pixels.
+    smaller = detectors.ResizeTransform(None, spec.mean, spec.std, max_side=256)
+    half = dataclasses.replace(loaded, spec=dataclasses.replace(spec, transform=smaller))
+    image = images.load_sample("astronaut")
+    raw = detection.detect(half, image)
+    x = half.preprocess(image)
+    assert x.shape == (1, 3, 256, 256) and raw.image_size == (512, 512)
+    net = half.model
+    # P-Net's stride and receptive field, walked from its layers: 3×3 conv, 2×2 pool, 3×3, 3×3, 1×1.
+    stride, field = 1, 1
+    for layer in (net.pnet.conv1, net.pnet.pool1, net.pnet.conv2, net.pnet.conv3, net.pnet.conv4_1):
+        k = layer.kernel_size if isinstance(layer.kernel_size, int) else layer.kernel_size[0]
+        s = layer.stride if isinstance(layer.stride, int) else layer.stride[0]
+        field, stride = field + (k - 1) * stride, stride * s
+    assert (stride, field) == (2, 12)
+    scales = net.scales(256, 256)
+    assert len(raw.grids) == len(scales) >= 3
+    for level, s in zip(raw.grids, scales, strict=True):
+        assert level.name == f"scale {s:.2f}"
+        # The pyramid's image is ceil(side * scale) (Zhang et al.'s code), resampled by area averaging.
+        side = math.ceil(256 * s)
+        with torch.no_grad():
+            probs, _ = net.pnet(F.adaptive_avg_pool2d(x, (side, side)))
+        assert level.confidence.shape == (math.ceil((side - 2) / 2) - 4,) * 2
+        np.testing.assert_allclose(level.confidence, probs[0, 1].numpy(), rtol=1e-6, atol=1e-7)
+        assert level.cell == pytest.approx((stride / s * 2, stride / s * 2), rel=1e-12)
+        assert level.window == pytest.approx(field / s * 2, rel=1e-12)
 
 
 def test_mtcnn_without_weights_says_so(cnnviz_cache) -> None:
@@ -331,3 +614,55 @@ def test_torchvision_pretrained_read_from_the_hub_cache(no_network, torch_home) 
     loaded = models.load(name)
     assert loaded.weights == "torchvision pretrained" and no_network == []
     assert isinstance(loaded.model, SSD)
+
+
+@pytest.mark.parametrize(
+    "name", ["ssdlite320_mobilenet_v3_large", "retinanet_resnet50_fpn", "fcos_resnet50_fpn"]
+)
+def test_dense_level_maps_from_the_backbone_and_head(
+    name: str, no_network, torch_home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    loaded = models.load(name, pretrained=False)
+    net = loaded.model
+    if not isinstance(net, SSD):  # 800 pixels by default: a short side of 128 keeps ResNet-50 quick here
+        monkeypatch.setattr(net.transform, "min_size", (128,))
+        monkeypatch.setattr(net.transform, "max_size", 192)
+    image = images.load_sample("astronaut").resize((160, 120))
+    raw = detection.detect(loaded, image)
+    head = net.head.classification_head
+    with torch.no_grad():
+        batch, _ = net.transform([loaded.preprocess(image)[0]])
+        features = list(net.backbone(batch.tensors).values())
+        assert len(raw.grids) == len(features)
+        for k, (level, feature) in enumerate(zip(raw.grids, features, strict=True)):
+            n, _, h, w = feature.shape
+            if isinstance(net, SSD):
+                logits, classes = head.module_list[k](feature), head.num_columns
+            else:
+                logits, classes = head.cls_logits(head.conv(feature)), head.num_classes
+            per = logits.view(n, -1, classes, h, w)  # channels: (anchor, class), torchvision's layout
+            # SSD: softmax over classes with class 0 the background; RetinaNet and FCOS: one sigmoid a class.
+            probs = per.softmax(dim=2)[:, :, 1:] if isinstance(net, SSD) else per.sigmoid()
+            expected = probs.amax(dim=(1, 2))[0]
+            torch.testing.assert_close(torch.from_numpy(level.confidence), expected, rtol=1e-5, atol=1e-6)
+            # A position every padded side / positions resized pixels, mapped back as torchvision maps boxes.
+            step = torch.tensor([[0.0, 0.0, batch.tensors.shape[-1] / w, batch.tensors.shape[-2] / h]])
+            cell = resize_boxes(step, list(batch.image_sizes[0]), [120, 160])[0]
+            assert level.cell == pytest.approx((cell[3].item(), cell[2].item()), rel=1e-6)
+    assert batch.image_sizes[0] != (120, 160)  # the mapping is no identity
+
+
+def test_two_stage_proposals_are_the_rpn_boxes_in_image_pixels(no_network, torch_home) -> None:
+    torch.manual_seed(0)
+    loaded = models.load("fasterrcnn_mobilenet_v3_large_320_fpn", pretrained=False)
+    net = loaded.model
+    image = images.load_sample("astronaut").resize((160, 120))
+    raw = detection.detect(loaded, image)
+    with torch.no_grad():
+        batch, _ = net.transform([loaded.preprocess(image)[0]])
+        proposals, _ = net.rpn(batch, net.backbone(batch.tensors))
+    assert tuple(batch.image_sizes[0]) != (120, 160)
+    expected = resize_boxes(proposals[0], list(batch.image_sizes[0]), [120, 160])
+    assert raw.proposals is not None and len(raw.proposals) == len(expected) > 10
+    np.testing.assert_allclose(raw.proposals, expected.numpy(), rtol=1e-6, atol=1e-4)

@@ -6,9 +6,12 @@ import pytest
 from pagetest import assert_ok as _ok
 from pagetest import open_page
 from pagetest import widget as _widget
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from cnnviz import models
+from cnnviz import images, models, render
+from cnnviz.analysis import detection
+from cnnviz.ui.sidebar import DEFAULT_SAMPLE
 from cnnviz.ui.text import tr
 
 PAGE = "pages/7_Detection.py"
@@ -20,6 +23,22 @@ def _page(**query: str) -> AppTest:
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def _direct(name: str, image: Image.Image, score: float, iou: float) -> detection.Detections:
+    """What the page should show: cnnviz's detect and filter_detections run here, outside the page."""
+    return detection.filter_detections(detection.detect(models.load(name), image), score, iou)
+
+
+def _scene(seed: int) -> Image.Image:
+    return render.to_image(detection.shapes_scene(seed).image)
+
+
+def _assert_counts(at: AppTest, expected: detection.Detections) -> None:
+    metrics = _metrics(at)
+    assert metrics[tr("det.candidates", "en")] == str(expected.candidates)
+    assert metrics[tr("det.above", "en")] == str(expected.above_threshold)
+    assert metrics[tr("det.kept", "en")] == str(len(expected.boxes))
 
 
 def test_grid_detector_every_control() -> None:
@@ -34,18 +53,31 @@ def test_grid_detector_every_control() -> None:
     assert metrics[tr("det.candidates", "en")] == "72"  # 6 × 6 cells × 2 boxes
     kept = int(metrics[tr("det.kept", "en")])
     assert kept >= 1
+    # The same counts and boxes as detect + filter_detections at the page's defaults (score 0.3, IoU 0.5).
+    expected = _direct("yolo-mini", _scene(1_000_005), 0.3, 0.5)
+    _assert_counts(at, expected)
+    table = at.dataframe[0].value
+    assert list(table[tr("det.col.class", "en")]) == list(expected.names)
+    assert list(table[tr("det.col.score", "en")]) == [round(float(v), 3) for v in expected.scores]
 
     at.slider(key="det_score").set_value(0.05).run()
     _ok(at)
     assert int(_metrics(at)[tr("det.above", "en")]) >= int(_metrics(at)[tr("det.kept", "en")]) >= kept
+    _assert_counts(at, _direct("yolo-mini", _scene(1_000_005), 0.05, 0.5))
     at.slider(key="det_iou").set_value(1.0).run()  # NMS keeps everything above the threshold
     _ok(at)
     metrics = _metrics(at)
     assert metrics[tr("det.above", "en")] == metrics[tr("det.kept", "en")]
+    _assert_counts(at, _direct("yolo-mini", _scene(1_000_005), 0.05, 1.0))
     at.number_input(key="det_seed").set_value(1_000_003).run()
     _ok(at)
+    _assert_counts(at, _direct("yolo-mini", _scene(1_000_003), 0.05, 1.0))
+    at.slider(key="det_iou").set_value(0.3).run()
+    _ok(at)
+    _assert_counts(at, _direct("yolo-mini", _scene(1_000_003), 0.05, 0.3))
     at.toggle(key="det_scene").set_value(False).run()  # the sidebar's photo instead
     _ok(at)
+    _assert_counts(at, _direct("yolo-mini", images.load_sample(DEFAULT_SAMPLE), 0.05, 0.3))
     at.selectbox(key="det_cmp_two").select("mtcnn").run()
     at.toggle(key="det_cmp_run").set_value(True).run()
     _ok(at)
@@ -66,6 +98,7 @@ def test_mtcnn_cascade_on_the_astronaut() -> None:
     _ok(at)
     assert any(h.value == tr("det.cascade.title", "en") for h in at.subheader)
     assert _metrics(at)[tr("det.kept", "en")] == "1"
+    _assert_counts(at, _direct("mtcnn", images.load_sample("astronaut"), 0.7, 0.5))
     scales = at.select_slider(key="det_scale")
     scales.set_value(scales.options[2]).run()
     _ok(at)

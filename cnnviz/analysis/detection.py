@@ -7,7 +7,8 @@ Two steps, so the page's sliders cost nothing:
    of per-cell confidences, a 2-stage detector's region proposals, the MTCNN cascade's P-Net maps, proposals,
    refined boxes and landmarks, and the time the model took.
 2. :func:`filter_detections` keeps the candidates above a score threshold and removes, class by class, every
-   box that overlaps a better-scoring one by more than an IoU (``torchvision.ops.batched_nms``).
+   box that overlaps a better-scoring one by more than an IoU (``torchvision.ops.nms`` with the classes
+   shifted apart).
 
 :func:`nms_steps` is NMS written out step by step (which box removed which), checked against
 ``torchvision.ops.nms``. Boxes are ``(x1, y1, x2, y2)`` in pixels of the image that was passed in.
@@ -30,7 +31,7 @@ from torch import Tensor, nn
 from torchvision.models.detection import FCOS, RetinaNet
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.ssd import SSD
-from torchvision.ops import batched_nms, box_iou
+from torchvision.ops import box_iou, nms
 
 from cnnviz.capture import capture, model_lock
 from cnnviz.data import shapes
@@ -171,7 +172,7 @@ def _check_fraction(name: str, value: float) -> None:
 def filter_detections(
     raw: RawDetections, score_threshold: float = 0.5, iou_threshold: float = 0.5, max_detections: int = 100
 ) -> Detections:
-    """Score threshold, then class-wise NMS (``torchvision.ops.batched_nms``), then the best few.
+    """Score threshold, then NMS class by class (``torchvision.ops.nms``, classes apart), then the best few.
 
     Cheap: no model runs, so a slider can call it on every move.
 
@@ -183,10 +184,11 @@ def filter_detections(
     if max_detections < 1:
         raise ValueError(f"max_detections must be at least 1, got {max_detections}")
     above = np.flatnonzero(raw.scores >= score_threshold)
-    keep = batched_nms(
-        torch.from_numpy(raw.boxes[above]).float(),
+    # torchvision's batched_nms shifts class k by k * (max + 1), which lets boxes with negative coordinates
+    # (YOLO's reach past the image's edge) land on the previous class's: the classes are kept apart here.
+    keep = nms(
+        torch.from_numpy(_classes_apart(raw.boxes[above], raw.labels[above])),
         torch.from_numpy(raw.scores[above]).float(),
-        torch.from_numpy(raw.labels[above]),
         iou_threshold,
     ).numpy()[:max_detections]
     idx = above[keep]
@@ -207,6 +209,19 @@ def filter_detections(
 
 def _name(categories: tuple[str, ...], label: int) -> str:
     return categories[label] if 0 <= label < len(categories) else str(label)
+
+
+def _classes_apart(boxes: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(K, 4)`` float32 boxes with class ``k`` shifted by ``k`` times the span of all coordinates.
+
+    Boxes of different classes then never overlap (negative coordinates included), so one NMS over all of
+    them is NMS class by class.
+    """
+    shifted = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if len(shifted):
+        span = shifted.max() - min(shifted.min(), 0.0) + 1.0
+        shifted = shifted + (np.asarray(labels, dtype=np.float64) * span)[:, None]
+    return shifted.astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ NMS
@@ -272,16 +287,12 @@ def explain_nms(raw: RawDetections, score_threshold: float, iou_threshold: float
     """:func:`nms_steps` on the candidates above ``score_threshold``, class by class, in raw indices.
 
     Boxes of different classes never suppress each other: each class is shifted far from the others first,
-    the way ``torchvision.ops.batched_nms`` does it, so ``keep`` equals :func:`filter_detections`'s indices
-    (before its ``max_detections`` cut).
+    the same boxes :func:`filter_detections` gives ``torchvision.ops.nms``, so ``keep`` equals
+    :func:`filter_detections`'s indices (before its ``max_detections`` cut).
     """
     _check_fraction("score_threshold", score_threshold)
     above = np.flatnonzero(raw.scores >= score_threshold)
-    boxes = raw.boxes[above].astype(np.float64)
-    if len(boxes):
-        shift = (raw.labels[above] * (boxes.max() - min(boxes.min(), 0.0) + 1.0))[:, None]
-        boxes = boxes + shift
-    trace = nms_steps(boxes.astype(np.float32), raw.scores[above], iou_threshold)
+    trace = nms_steps(_classes_apart(raw.boxes[above], raw.labels[above]), raw.scores[above], iou_threshold)
     by = np.where(trace.suppressed_by >= 0, above[np.maximum(trace.suppressed_by, 0)], -1)
     return NmsTrace(keep=above[trace.keep], boxes=above, suppressed_by=by, overlap=trace.overlap)
 

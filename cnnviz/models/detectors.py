@@ -478,7 +478,10 @@ def evaluate_map(
         for k in range(len(decoded.boxes)):
             keep = decoded.scores[k] >= _EVAL_SCORE_FLOOR
             boxes, scores, labels = decoded.boxes[k][keep], decoded.scores[k][keep], decoded.labels[k][keep]
-            kept = torchvision.ops.batched_nms(boxes, scores, labels, _EVAL_NMS_IOU)
+            # Moved to non-negative coordinates first: batched_nms shifts class k by k * (max + 1), so a box
+            # reaching past the image's top-left edge could otherwise suppress a box of another class.
+            low = boxes.min().clamp(max=0) if len(boxes) else 0.0
+            kept = torchvision.ops.batched_nms(boxes - low, scores, labels, _EVAL_NMS_IOU)
             detections.append((boxes[kept], scores[kept], labels[kept]))
     truth = [(t["boxes"], t["labels"]) for t in targets]
     return mean_average_precision(detections, truth, _NUM_CLASSES, 0.5)
