@@ -7,6 +7,7 @@ closed forms.
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from scipy import linalg
+from torchvision.models.feature_extraction import create_feature_extractor
 
 from cnnviz import models
 from cnnviz.analysis import generation
@@ -32,6 +35,58 @@ def _hooks(model: torch.nn.Module) -> int:
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Binary cross-entropy written out: -(y log p + (1 - y) log(1 - p)) averaged, p = sigmoid(logit)."""
+    p = 1.0 / (1.0 + torch.exp(-logits))
+    return -(target * torch.log(p) + (1.0 - target) * torch.log(1.0 - p)).mean()
+
+
+def _adam(params, lr: float) -> torch.optim.Adam:
+    # DCGAN's optimiser (Radford et al.: Adam, beta1 0.5), as the card's "training" line states it.
+    return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999))
+
+
+def _step_by_hand(net: gan.DCGAN, real: torch.Tensor, z: torch.Tensor, lr: float) -> dict[str, float]:
+    """One adversarial step on `net` (changed in place) with the losses written out in the test.
+
+    The discriminator's targets are 0.9 for real (one-sided label smoothing, as the card says) and 0 for
+    fakes; the generator's loss is -log D(G(z)) with the discriminator already updated.
+    """
+    net.train()
+    d_opt, g_opt = _adam(net.discriminator.parameters(), lr), _adam(net.generator.parameters(), lr)
+    fake = net.generator(z)
+    real_logits = net.discriminator(real)
+    fake_logits = net.discriminator(fake.detach())
+    d_loss = _bce(real_logits, 0.9) + _bce(fake_logits, 0.0)
+    d_opt.zero_grad()
+    d_loss.backward()
+    d_opt.step()
+    g_loss = _bce(net.discriminator(fake), 1.0)
+    g_opt.zero_grad()
+    g_loss.backward()
+    g_opt.step()
+    return {
+        "d_loss": float(d_loss.detach()),
+        "g_loss": float(g_loss.detach()),
+        "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+        "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
+    }
+
+
+def _frechet_by_eigh(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance by another route than cnnviz's sqrtm(S_a S_b): tr((S_a^½ S_b S_a^½)^½) from the
+    eigenvalues of a symmetric matrix, means and covariances written out."""
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a = (a - mu_a).T @ (a - mu_a) / (len(a) - 1)
+    cov_b = (b - mu_b).T @ (b - mu_b) / (len(b) - 1)
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    middle = root_a @ cov_b @ root_a
+    eig = np.linalg.eigvalsh((middle + middle.T) / 2)
+    cross = np.sqrt(np.clip(eig, 0.0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * cross)
 
 
 # ------------------------------------------------------------------------------------------ the networks
@@ -149,6 +204,25 @@ def test_latent_walk_ends_at_the_two_seeds(dcgan: models.LoadedModel, mode: str)
     assert walk.norms[2] == pytest.approx(float(mid.norm()) / math.sqrt(gan.LATENT_DIM), rel=1e-5)
     if mode == "linear":  # the straight line cuts through the middle of the sphere
         assert walk.norms[2] < min(walk.norms[0], walk.norms[-1])
+    # The D(x) curve: the path written out in float64 here (great circle or straight line), then
+    # sigmoid(D(G(z_t))) in eval mode.
+    a, b = za.double().numpy(), zb.double().numpy()
+    t = np.linspace(0.0, 1.0, 5)[:, None]
+    if mode == "spherical":
+        omega = np.arccos(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        path = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+    else:
+        path = (1 - t) * a + t * b
+    z_t = torch.from_numpy(path).float()
+    with torch.no_grad():
+        images = dcgan.model.generator(z_t)
+        scores = torch.sigmoid(dcgan.model.discriminator(images)).numpy()
+    np.testing.assert_allclose(walk.scores, scores, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        walk.norms, np.linalg.norm(path, axis=1) / math.sqrt(gan.LATENT_DIM), rtol=1e-5
+    )
+    pixels = ((images.clamp(-1, 1) + 1) * 127.5).round()[:, 0].numpy()
+    assert np.abs(walk.images.astype(np.float64) - pixels).max() <= 1  # float32 vs float64 path: ±1 level
 
 
 def test_latent_walk_rejects_bad_arguments(dcgan: models.LoadedModel) -> None:
@@ -199,6 +273,29 @@ def test_generator_layers_grow_from_1x1_to_32x32(dcgan: models.LoadedModel) -> N
     assert result.layers[-1].name == "tanh" and result.layers[-1].output_shape == (1, 32, 32)
     params = sum(layer.params for layer in result.layers)
     assert params == sum(p.numel() for p in dcgan.model.generator.parameters())
+    # Each layer's count by the hand formula from its configuration: a transposed convolution has
+    # C_in·C_out·kh·kw weights (+ C_out biases), batch normalisation a scale and a shift per channel.
+    for layer in result.layers:
+        module = dcgan.model.generator.get_submodule(layer.name)
+        if isinstance(module, torch.nn.ConvTranspose2d):
+            kh, kw = module.kernel_size
+            expected = module.in_channels * module.out_channels * kh * kw
+            expected += module.out_channels if module.bias is not None else 0
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            expected = 2 * module.num_features
+        else:
+            assert isinstance(module, torch.nn.ReLU | torch.nn.Tanh), layer.name
+            expected = 0
+        assert layer.params == expected, layer.name
+    by_name = {layer.name: layer.params for layer in result.layers}
+    # The card's architecture (z 32 -> 64 -> 32 -> 16 -> 1, 4×4 kernels; only the last layer has a bias).
+    assert [by_name[f"deconv{i}"] for i in (1, 2, 3, 4)] == [
+        32 * 64 * 16,
+        64 * 32 * 16,
+        32 * 16 * 16,
+        16 * 16 + 1,
+    ]
+    assert [by_name[f"bn{i}"] for i in (1, 2, 3)] == [128, 64, 32]
     # The last map is the image itself.
     expected = ((torch.from_numpy(result.maps["tanh"][0]) + 1) * 127.5).round().to(torch.uint8).numpy()
     np.testing.assert_array_equal(result.image, expected)
@@ -218,6 +315,15 @@ def test_live_training_trains_a_copy(dcgan: models.LoadedModel) -> None:
     assert steps[2].images is not None and steps[2].images.shape == (4, 32, 32)
     assert all(math.isfinite(s.d_loss) and math.isfinite(s.g_loss) for s in steps)
     assert all(0 <= s.d_real <= 1 and 0 <= s.d_fake <= 1 for s in steps)
+    # Step 1 by hand on another copy: seed 0 orders the training digits, then draws the latent vectors.
+    rng = torch.Generator().manual_seed(0)
+    real = gan.real_digits("train")
+    batch = real[torch.randperm(len(real), generator=rng)[:16]]
+    z = torch.randn(16, gan.LATENT_DIM, generator=rng)
+    mine = copy.deepcopy(dcgan.model).requires_grad_(True)
+    expected = _step_by_hand(mine, batch, z, lr=generation.LIVE_LEARNING_RATE)
+    for key, value in expected.items():
+        assert getattr(steps[0], key) == pytest.approx(value, rel=1e-5), key
     after = dcgan.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "the cached model must not be trained"
     assert not dcgan.model.training
@@ -244,14 +350,26 @@ def test_live_training_from_scratch_is_seeded_and_stops() -> None:
 
 def test_train_step_moves_both_players() -> None:
     net = models.load("dcgan", pretrained=False).model
+    mine = copy.deepcopy(net)
     before = _state(net)
     optimizers = gan.make_optimizers(net)
-    losses = gan.train_step(net, optimizers, gan.real_digits("train")[:8], torch.Generator().manual_seed(0))
+    real = gan.real_digits("train")[:8]
+    losses = gan.train_step(net, optimizers, real, torch.Generator().manual_seed(0))
     after = net.state_dict()
     assert not torch.equal(before["generator.deconv1.weight"], after["generator.deconv1.weight"])
     assert not torch.equal(before["discriminator.conv1.weight"], after["discriminator.conv1.weight"])
     assert all(p.grad is None for p in net.discriminator.parameters())
     assert losses.d_loss > 0 and losses.g_loss > 0
+    # The same step on a copy with the losses and updates written out in the test.
+    z = torch.randn(8, gan.LATENT_DIM, generator=torch.Generator().manual_seed(0))
+    expected = _step_by_hand(mine, real, z, lr=2e-4)
+    for key, value in expected.items():
+        assert getattr(losses, key) == pytest.approx(value, rel=1e-5), key
+    # Both players took the same Adam step (weights and batch-norm statistics). Adam's first step moves each
+    # weight by about lr·sign(gradient); a weight whose gradient is near Adam's eps may move a little
+    # differently when the loss is written another way, so the bound is lr / 20, not float precision.
+    for key, value in mine.state_dict().items():
+        torch.testing.assert_close(after[key], value, rtol=0.0, atol=2e-4 / 20, msg=key)
 
 
 # ----------------------------------------------------------------------------- bundled files and card
@@ -278,6 +396,67 @@ def test_bundled_files_are_small_and_consistent(dcgan: models.LoadedModel) -> No
     params = card["parameters"]
     assert params["generator"] == sum(p.numel() for p in dcgan.model.generator.parameters())
     assert params["discriminator"] == sum(p.numel() for p in dcgan.model.discriminator.parameters())
+
+
+def test_card_frechet_distances_are_recomputed(dcgan: models.LoadedModel) -> None:
+    """The three Fréchet distances the page shows from the card, recomputed: the same samples (latent seed 1,
+    1000 vectors, eval mode), LeNet-5's fc1 features taken with torchvision's feature extractor, and the
+    distance by the eigenvalue route of `_frechet_by_eigh`."""
+    card = read_card("dcgan")
+    lenet = models.load("lenet5").model
+    extractor = create_feature_extractor(lenet, ["tanh4", "fc2"])
+    z = gan.latent(1, 1000)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(card["seed"])  # the untrained generator is the training run's starting point
+        untrained = gan.DCGAN().eval()
+
+    def features(images: torch.Tensor) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            out = extractor((images + 1.0) / 2.0)  # LeNet-5 reads digits in [0, 1]
+        return {k: v.double().numpy() for k, v in out.items()}
+
+    with torch.no_grad():
+        fakes = dcgan.model.generator(z)
+        untrained_fakes = untrained.generator(z)
+    reference = features(gan.real_digits("held_out"))["tanh4"]
+    fake_features = features(fakes)
+    shown = {
+        "held_out_lenet_frechet": fake_features["tanh4"],
+        "lenet_frechet_untrained_generator": features(untrained_fakes)["tanh4"],
+        "lenet_frechet_real_train_digits": features(gan.real_digits("train"))["tanh4"],
+    }
+    for key, feats in shown.items():
+        # The card rounds to 3 decimals.
+        assert _frechet_by_eigh(feats, reference) == pytest.approx(card[key], abs=5e-4 + 1e-6), key
+    # LeNet-5's reading of the same fakes: mean top probability and the share read as each digit.
+    logits = fake_features["fc2"]
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    assert probabilities.max(axis=1).mean() == pytest.approx(card["lenet_confidence"], abs=5e-5 + 1e-7)
+    shares = np.bincount(probabilities.argmax(axis=1), minlength=10) / len(logits)
+    np.testing.assert_allclose(shares, card["class_shares"], atol=5e-5)
+    # cnnviz's own route to the card's number agrees.
+    assert (
+        gan.digit_quality(fakes, gan.real_digits("held_out"))["lenet_frechet"]
+        == card["held_out_lenet_frechet"]
+    )
+
+
+def test_frechet_distance_against_another_route() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6)) + rng.normal(size=6)
+    b = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6)) * 0.7 - 1.0
+    expected = _frechet_by_eigh(a, b)
+    assert expected > 1.0
+    assert gan.frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
+    assert gan.frechet_distance(b, a) == pytest.approx(expected, rel=1e-9)  # symmetric
+    # And the textbook form with scipy's sqrtm of the symmetric product.
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a.T), np.cov(b.T)
+    root_a = np.real(linalg.sqrtm(cov_a))
+    cross = np.trace(np.real(linalg.sqrtm(root_a @ cov_b @ root_a)))
+    textbook = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b) - 2 * cross
+    assert expected == pytest.approx(textbook, rel=1e-9)
 
 
 def test_frechet_distance_closed_forms() -> None:

@@ -8,6 +8,9 @@ from pagetest import open_page
 from pagetest import widget as _widget
 from streamlit.testing.v1 import AppTest
 
+from cnnviz import images
+from cnnviz.analysis import style
+from cnnviz.ui.sidebar import DEFAULT_SAMPLE
 from cnnviz.ui.text import tr
 
 PAGE = "pages/9_Generation.py"
@@ -74,6 +77,14 @@ def test_live_training_runs(at: AppTest) -> None:
     at.button(key="live_train").click().run()
     _ok(at)
     assert any(s.value.startswith("Trained 10 steps in ") for s in at.success), [s.value for s in at.success]
+    # The whole sentence: the 10 steps asked for, and the run's own time.
+    record = at.session_state["_gen_live"]
+    assert (record["step"], record["steps"]) == (10, 10)
+    assert len(record["d_loss"]) == len(record["g_loss"]) == 10
+    assert record["seconds"] > 0
+    expected = tr("gen.gan.live_done", "en", step=10, seconds=record["seconds"])
+    assert expected == f"Trained 10 steps in {record['seconds']:.1f} s."
+    assert expected in [s.value for s in at.success]
 
 
 def test_style_transfer_runs_with_tiny_budget(at: AppTest) -> None:
@@ -91,6 +102,21 @@ def test_style_transfer_runs_with_tiny_budget(at: AppTest) -> None:
     done = [s.value for s in at.success if s.value.startswith("2 steps at ")]
     assert done, [s.value for s in at.success]
     assert "×" in done[0]
+    # The size shown is the content image (the default sample) with its longer side at the chosen 64 pixels.
+    width, height = images.load_sample(DEFAULT_SAMPLE).size
+    scale = 64 / max(width, height)
+    w, h = round(width * scale), round(height * scale)
+    assert max(w, h) == 64 and min(w, h) < 64
+    record = at.session_state["_gen_style"]
+    assert record["image"].shape == (h, w, 3)
+    assert (record["step"], record["steps"], len(record["losses"])) == (2, 2, 2)
+    assert record["backbone"] in {b.title for b in style.BACKBONES.values()}
+    assert record["weights"][0] == 100.0  # the chosen style weight
+    expected = tr(
+        "gen.style.done", "en", steps=2, w=w, h=h, seconds=record["seconds"], backbone=record["backbone"]
+    )
+    assert expected.startswith(f"2 steps at {w}×{h} pixels in ")
+    assert done == [expected]
     assert at.get("plotly_chart"), "the loss chart is drawn"
 
 

@@ -8,6 +8,7 @@ from pagetest import widget as _widget
 from streamlit.testing.v1 import AppTest
 
 from cnnviz.ui.text import tr
+from cnnviz.weights import read_card
 
 PAGE = "pages/8_Segmentation.py"
 
@@ -28,6 +29,12 @@ def test_default_render_shows_semantic_instance_and_truth() -> None:
     assert tr("seg.sizes", "en") in headers and tr("seg.tconv", "en") in headers
     assert len(at.get("image")) == 4  # semantic, instance, and the truth of both
     assert any("96×96" in c.value for c in at.caption)  # the mask is as large as the input
+    captions = [c.value for c in at.caption]
+    assert tr("seg.mask_size", "en", ih=96, iw=96, mh=96, mw=96) in captions
+    # The card's numbers as the card holds them (test_segmentation.py re-measures the card itself).
+    card = read_card("fcn-mini")
+    assert f"mean IoU {card['held_out_mean_iou']:.3f} on 500 held-out" in " ".join(captions)
+    assert tr("seg.card", "en", miou=card["held_out_mean_iou"], count=500) in captions
     assert any(tr("seg.tconv_check", "en", h=5, w=5, ok="yes") == m.value for m in at.markdown)
     assert not at.error
 
@@ -66,6 +73,15 @@ def test_instance_model_and_korean() -> None:
     assert at.title[0].value == tr("page.segmentation", "ko")
     assert _widget(at, "selectbox", "segmenter").value == "fcn-mini-instance"
     assert tr("seg.instance", "ko") in [s.value for s in at.subheader]
+    card = read_card("fcn-mini-instance")
+    shown = tr(
+        "seg.card_instance",
+        "ko",
+        precision=card["held_out_instance_precision"],
+        recall=card["held_out_instance_recall"],
+        pq=card["held_out_panoptic_quality"],
+    )
+    assert shown in [c.value for c in at.caption]
     assert tr("seg.sizes", "ko") in [h.value for h in at.header]
 
 

@@ -76,6 +76,11 @@ def test_losses_against_hand_computed_values() -> None:
     assert float(style.total_variation(image)) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         style.style_loss([a], [])
+    # Relative errors do not depend on the scale, however small (an untrained backbone's deep Gram matrices
+    # have mean squares far below 1e-12): scaling both sides by 1e-7 changes nothing.
+    assert float(style.style_loss([b * 1e-7, a * 1e-7], [a * 1e-7, a * 1e-7])) == pytest.approx(0.5, rel=1e-5)
+    tiny = target * 1e-7
+    assert float(style.content_loss(tiny * 1.5, tiny)) == pytest.approx(0.25, rel=1e-5)
 
 
 # -------------------------------------------------------------------------------------------- backbones
@@ -168,6 +173,67 @@ def test_loss_decreases_over_a_few_steps_on_a_tiny_image(mobilenet: models.Loade
     image = steps[-1].image
     assert image.shape == (22, 32, 3) and image.dtype == np.uint8  # 40×28 to a longer side of 32: 32×22
     assert _hooks(mobilenet.model) == 0
+
+
+def test_first_step_losses_against_an_independent_computation(mobilenet: models.LoadedModel) -> None:
+    """Step 1's reported losses recomputed: the start image rebuilt (content resized, plus seeded noise),
+    features from torchvision's feature extractor on the original model, Gram matrices and losses by the
+    docstrings' definitions written out here in float64."""
+    backbone = style.BACKBONES["mobilenet_v2"]
+    settings = style.StyleSettings(
+        content_layer="features.4.expand",
+        style_layers=("features.1", "features.2.expand", "features.4.expand"),
+        steps=1,
+        size=32,
+        seed=3,
+    )
+    content, picture = _picture(0), _picture(1, (30, 30))
+    (first,) = style.style_transfer(mobilenet, content, picture, settings)
+
+    def pixels(image: Image.Image) -> torch.Tensor:
+        # Longer side to `size`, aspect ratio kept (40×28 -> 32×22, 30×30 -> 32×32), Lanczos as documented.
+        w, h = image.size
+        scale = settings.size / max(w, h)
+        resized = image.resize((round(w * scale), round(h * scale)), Image.Resampling.LANCZOS)
+        return torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+
+    content_pixels = pixels(content)
+    assert content_pixels.shape == (1, 3, 22, 32)
+    noise = torch.randn(content_pixels.shape, generator=torch.Generator().manual_seed(settings.seed))
+    start = (content_pixels + 0.02 * noise).clamp(0.0, 1.0)
+
+    content_module = backbone.module(settings.content_layer)
+    style_modules = [backbone.module(label) for label in settings.style_layers]
+    extractor = create_feature_extractor(mobilenet.model, sorted({content_module, *style_modules}))
+    mean = torch.tensor(mobilenet.spec.mean).view(1, 3, 1, 1)
+    std = torch.tensor(mobilenet.spec.std).view(1, 3, 1, 1)
+
+    def features(image: torch.Tensor) -> dict[str, np.ndarray]:
+        with torch.no_grad():
+            return {k: v[0].double().numpy() for k, v in extractor((image - mean) / std).items()}
+
+    def gram(f: np.ndarray) -> np.ndarray:  # G = F Fᵀ / (C·H·W) over the flattened positions
+        c = f.shape[0]
+        flat = f.reshape(c, -1)
+        return flat @ flat.T / f.size
+
+    ours, target, styled = features(start), features(content_pixels), features(pixels(picture))
+    p, f = target[content_module], ours[content_module]
+    expected_content = np.mean((f - p) ** 2) / np.mean(p**2)
+    per_layer = []
+    for m in style_modules:
+        g, a = gram(ours[m]), gram(styled[m])
+        per_layer.append(np.mean((g - a) ** 2) / np.mean(a**2))
+    expected_style = float(np.mean(per_layer))
+    x = start[0].double().numpy()
+    expected_tv = np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean()
+    assert first.content_loss == pytest.approx(expected_content, rel=1e-4)
+    assert first.style_loss == pytest.approx(expected_style, rel=1e-4)
+    assert first.tv_loss == pytest.approx(expected_tv, rel=1e-5)
+    assert first.total_loss == pytest.approx(
+        expected_content + settings.style_weight * expected_style + settings.tv_weight * expected_tv, rel=1e-4
+    )
+    assert expected_content > 0 and expected_style > 0  # noise moved the features: nothing trivially zero
 
 
 def test_stops_when_asked(mobilenet: models.LoadedModel) -> None:

@@ -61,7 +61,6 @@ __all__ = [
 DEFAULT_SIZE = 256
 DEFAULT_STEPS = 60
 """60 Adam steps at 256 pixels take about 25 s on one CPU thread of a busy two-core machine."""
-_EPS = 1e-12
 
 
 @dataclass(frozen=True)
@@ -205,13 +204,23 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
+def _relative(error: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``error / mean(target²)``; a target of all zeros leaves the error as it is.
+
+    No fixed floor under the denominator: an untrained backbone's deep Gram matrices have mean squares far
+    below 1e-12, and a floor there would shrink their loss by orders of magnitude.
+    """
+    size = target.pow(2).mean()
+    return error / size if bool(size > 0) else error
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between two feature maps ``(N, C, H, W)``, relative to the target's size.
 
     ``mean((F − P)²) / mean(P²)``: 0 when the content is matched, about 1 or more when it is lost, whatever
     the layer's scale, so one content weight suits every layer and backbone.
     """
-    return F.mse_loss(features, target) / target.pow(2).mean().clamp_min(_EPS)
+    return _relative(F.mse_loss(features, target), target)
 
 
 def style_loss(grams: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -226,7 +235,7 @@ def style_loss(grams: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]) -
         )
     total = torch.zeros(())
     for gram, target in zip(grams, targets, strict=True):
-        total = total + F.mse_loss(gram, target.expand_as(gram)) / target.pow(2).mean().clamp_min(_EPS)
+        total = total + _relative(F.mse_loss(gram, target.expand_as(gram)), target)
     return total / len(grams)
 
 

@@ -482,7 +482,8 @@ def evaluate_semantic(
     return {
         "mean_iou": float(iou.nanmean()),
         "iou": {name: round(float(v), 4) for name, v in zip(SEGMENTATION_CLASSES, iou, strict=True)},
-        "pixel_accuracy": float(confusion.diagonal().sum() / confusion.sum()),
+        # Python division of the counts: dividing two int64 tensors gives float32.
+        "pixel_accuracy": int(confusion.diagonal().sum()) / int(confusion.sum()),
     }
 
 
