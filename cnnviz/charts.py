@@ -41,33 +41,45 @@ def heatmap(
     )
 
 
+MAX_WRITTEN_COLUMNS = 20
+"""Wider matrices (a flattened vector, say) keep their numbers on hover only: written, they overprint."""
+
+
 def matrix(
     arr: np.ndarray,
     title: str = "",
     fmt: str = ".2f",
-    colorscale: str = "Greys",
+    colorscale: str = "gray",
     highlight: tuple[int, int, int, int] | None = None,
     dim: np.ndarray | None = None,
+    zmin: float | None = None,
+    zmax: float | None = None,
 ) -> go.Figure:
     """A small matrix with every number written in its cell (pixels, kernels, windows).
 
     Args:
+        colorscale: "gray" by default, black for low values and white for high ones, as pixels are shown.
         highlight: (top, left, height, width) cells to outline, e.g. the window under a filter.
         dim: boolean mask of cells to grey out, e.g. padding around the input.
+        zmin, zmax: the values of the scale's ends, e.g. 0 and 255 for pixels, so a window's brightness reads
+            the same whatever its own range (default: the matrix's min and max).
     """
     a = np.asarray(arr, dtype=np.float64)
+    written = a.ndim == 2 and a.shape[1] <= MAX_WRITTEN_COLUMNS
     fig = go.Figure(
         go.Heatmap(
             z=a,
             colorscale=colorscale,
+            zmin=zmin,
+            zmax=zmax,
             showscale=False,
             text=[[format(v, fmt) for v in row] for row in a],
-            texttemplate="%{text}",
-            hovertemplate="row %{y}, col %{x}: %{z}<extra></extra>",
+            texttemplate="%{text}" if written else None,
+            hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", dtick=1)
-    fig.update_xaxes(constrain="domain", dtick=1, side="top")
+    fig.update_xaxes(constrain="domain", dtick=1 if written else None, side="top")
     if highlight is not None:
         top, left, hh, ww = highlight
         fig.add_shape(
@@ -89,8 +101,13 @@ def matrix(
                 fillcolor="rgba(120,120,255,0.25)",
                 line=dict(width=0),
             )
-    h = max(200, min(640, 36 * a.shape[0] + 70))
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=50 if title else 30, b=10), height=h)
+    h = max(200, min(640, 36 * a.shape[0] + 90))
+    # The column numbers sit on top, so the title needs a line of its own above them.
+    fig.update_layout(
+        title=dict(text=title, y=0.98, yanchor="top"),
+        margin=dict(l=10, r=10, t=75 if title else 30, b=10),
+        height=h,
+    )
     return fig
 
 

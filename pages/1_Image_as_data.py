@@ -27,14 +27,19 @@ a.image(
 )
 a.image(render.zoom(region.rgb, 24), caption=t("img.zoomed"))
 gray = region.gray / 255.0 if scale01 else region.gray
-b.plotly_chart(charts.matrix(gray, t("img.gray_matrix"), ".2f" if scale01 else ".0f"), key="px_gray")
+top_value = 1.0 if scale01 else 255.0  # 0 is black and the top value white, whatever the window holds
+b.plotly_chart(
+    charts.matrix(gray, t("img.gray_matrix"), ".2f" if scale01 else ".0f", zmin=0.0, zmax=top_value),
+    key="px_gray",
+)
 
 st.subheader(t("img.binary"))
 threshold = st.slider(t("img.threshold"), 0, 256, 128, key="px_threshold")
 binary = binarize(region.gray, threshold)
 a, b = st.columns([1, 2])
 a.image(render.zoom((1 - binary) * 255, 24).astype("uint8"), caption=t("img.binary_caption"))
-b.plotly_chart(charts.matrix(binary, t("img.binary_matrix"), ".0f"), key="px_binary")
+# Ink is 1 and drawn black, as in the picture beside it.
+b.plotly_chart(charts.matrix(binary, t("img.binary_matrix"), ".0f", "Greys", zmin=0, zmax=1), key="px_binary")
 
 st.subheader(t("img.channels"))
 st.write(t("img.channels_help"))
@@ -48,6 +53,8 @@ for c, (col, tinted) in enumerate(zip(cols, render.channel_images(image), strict
             t("img.channel_matrix", c="RGB"[c]),
             ".2f" if scale01 else ".0f",
             ["Reds", "Greens", "Blues"][c],
+            zmin=0.0,
+            zmax=top_value,
         ),
         key=f"px_channel_{c}",
     )

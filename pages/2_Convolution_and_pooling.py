@@ -62,7 +62,9 @@ with tab_conv:
         size = st.slider(t("conv.input_size"), 3, 12, 6, key="conv_size")
         if source == "image":
             x = np.round(conv.downsize_gray(choice.image, size), 2)
+            pixel_range = {"zmin": 0.0, "zmax": 1.0}  # brightness 0..1: black to white
         else:
+            pixel_range = {}  # any numbers: the scale spans them
             x = np.asarray(
                 st.data_editor(conv.sample_matrix(size, seed=0).tolist(), key=f"conv_matrix_{size}"),
                 dtype=float,
@@ -115,6 +117,7 @@ with tab_conv:
                         ".2f",
                         highlight=(step.top, step.left, f_span, f_span),
                         dim=dim if pad else None,
+                        **pixel_range,
                     ),
                     key=f"conv_in_{k}",
                 )
@@ -212,7 +215,7 @@ with tab_pool:
     pk = c[1].slider(t("conv.kernel_size"), 1, 4, 2, key="pool_k")
     ps = c[2].slider(t("conv.stride"), 1, 4, 2, key="pool_s")
     gray = conv.downsize_gray(choice.image, psize)
-    st.plotly_chart(charts.matrix(gray, t("conv.pool_input"), ".2f"), key="pool_in")
+    st.plotly_chart(charts.matrix(gray, t("conv.pool_input"), ".2f", zmin=0, zmax=1), key="pool_in")
     cols = st.columns(3)
     for col, kind in zip(cols, conv.POOL_KINDS, strict=True):
         try:
@@ -223,7 +226,11 @@ with tab_pool:
             continue
         col.plotly_chart(
             charts.matrix(
-                res.output[0] if res.output.ndim == 3 else res.output, t("conv.pool." + kind), ".2f"
+                res.output[0] if res.output.ndim == 3 else res.output,
+                t("conv.pool." + kind),
+                ".2f",
+                zmin=0,
+                zmax=1,
             ),
             key=f"pool_{kind}",
         )

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from plotly.colors import unlabel_rgb
 
 from cnnviz import charts
 
@@ -343,3 +344,23 @@ def test_pipeline_steps_left_to_right_and_the_multiply_back_arc() -> None:
     assert arc.path.startswith(f"M {centres[0]},") and f" {centres[-1]},0.34" in arc.path
     no_arc = charts.pipeline(steps, multiply_back=False)
     assert [s.type for s in no_arc.layout.shapes] == ["rect"] * len(steps)
+
+
+def test_matrix_draws_pixels_black_to_white_on_a_fixed_range() -> None:
+    """Brighter pixels are lighter cells (the lecture's 0 = black, 255 = white), whatever the window holds."""
+    window = np.array([[132.0, 169.0]])
+    trace = charts.matrix(window, fmt=".0f", zmin=0, zmax=255).data[0]
+    assert (trace.zmin, trace.zmax) == (0, 255)
+    low, high = trace.colorscale[0][1], trace.colorscale[-1][1]
+    assert sum(unlabel_rgb(low)) < sum(unlabel_rgb(high))  # the scale runs from dark to light
+    # Ink matrices may ask for the reverse ("Greys": 0 white, 1 black).
+    ink = charts.matrix(np.eye(2), fmt=".0f", colorscale="Greys", zmin=0, zmax=1).data[0]
+    assert sum(unlabel_rgb(ink.colorscale[0][1])) > sum(unlabel_rgb(ink.colorscale[-1][1]))
+
+
+def test_wide_matrix_keeps_its_numbers_for_hover_only() -> None:
+    vector = np.linspace(0, 1, charts.MAX_WRITTEN_COLUMNS + 1)[None, :]
+    trace = charts.matrix(vector, fmt=".2f").data[0]
+    assert trace.texttemplate is None and list(trace.text[0]) == [format(v, ".2f") for v in vector[0]]
+    narrow = charts.matrix(vector[:, : charts.MAX_WRITTEN_COLUMNS], fmt=".2f").data[0]
+    assert narrow.texttemplate == "%{text}"

@@ -177,6 +177,9 @@ def test_missing_pretrained_file_gives_one_sentence(torch_home: Path, no_network
     assert sentence.endswith(".") and "\n" not in sentence
     assert len(no_network) == 1 and "resnet18-f37072fd.pth" in no_network[0]  # one explicit try, no retries
     assert list(torch_home.iterdir()) == []  # no partial file left behind
+    # The page translates by key and shows the path and network error on a line of their own.
+    assert (caught.value.key, caught.value.model) == ("offline", "resnet18")
+    assert "resnet18-f37072fd.pth" in caught.value.detail
     fallback = load("resnet18", allow_untrained=True, progress=False)
     assert fallback.weights == "untrained" and fallback.message == sentence
 
@@ -210,8 +213,9 @@ def test_missing_file_is_downloaded_with_progress(
 
 def test_weight_pack_model_never_downloads(torch_home: Path, no_network: list[str]) -> None:
     assert not weights_present("mobilenet_v2")
-    with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.weights fetch"):
+    with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.weights fetch") as caught:
         load("mobilenet_v2")
+    assert (caught.value.key, caught.value.model) == ("pack_missing", "mobilenet_v2")
     assert no_network == []
     assert load("mobilenet_v2", allow_untrained=True).weights == "untrained"
 
@@ -221,6 +225,7 @@ def test_damaged_cache_file_gives_one_sentence(torch_home: Path, no_network: lis
     with pytest.raises(WeightsMissingError, match="cannot be read") as caught:
         load("resnet18")
     assert "\n" not in str(caught.value)
+    assert (caught.value.key, caught.value.model) == ("unreadable", "resnet18")
     assert no_network == []
 
 
@@ -370,9 +375,11 @@ def test_one_epoch_of_retraining_writes_weights_and_card(tmp_path: Path) -> None
 
 def test_missing_bundled_weights_name_the_train_command(tmp_path: Path) -> None:
     spec = dataclasses.replace(LENET5, weights=BundledWeights("lenet5", directory=tmp_path))
-    with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.train lenet5"):
+    with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.train lenet5") as caught:
         _weights_of(spec).load(spec, progress=False)
+    assert caught.value.key == "bundled_missing"
     (tmp_path / "lenet5.safetensors").write_bytes(b"broken")
-    with pytest.raises(WeightsMissingError, match="cannot be read"):
+    with pytest.raises(WeightsMissingError, match="cannot be read") as caught:
         _weights_of(spec).load(spec, progress=False)
+    assert caught.value.key == "unreadable"
     assert registry.get_spec("lenet5") is LENET5

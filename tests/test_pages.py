@@ -113,12 +113,19 @@ def test_feature_maps_missing_weights_offer_untrained(torch_home, no_network) ->
     at = _page("pages/4_Feature_maps.py", model="alexnet")
     _ok(at)
     assert at.error, "missing weights must be said in a sentence"
-    assert "alexnet" in at.error[0].value.lower()
+    assert at.error[0].value == tr("weightserr.offline", "en", model="alexnet")
+    assert any("alexnet-owt-7be5be79.pth" in c.value for c in at.caption)  # the file, on a line of its own
     assert no_network, "the page should have tried the download"
     at.checkbox(key="untrained").check().run()
     _ok(at)
     assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
     assert at.selectbox(key="layer").options  # the untrained network's maps are shown
+
+
+def test_missing_weights_sentence_in_korean(torch_home, no_network) -> None:
+    at = _page("pages/4_Feature_maps.py", model="alexnet", lang="ko")
+    _ok(at)
+    assert at.error[0].value == tr("weightserr.offline", "ko", model="alexnet")
 
 
 def test_architectures_controls() -> None:

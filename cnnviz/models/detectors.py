@@ -953,14 +953,20 @@ class MTCNNWeights:
             if not file.is_file():
                 raise WeightsMissingError(
                     f"The MTCNN weight file {file} is missing; run `python -m cnnviz.weights fetch` to take "
-                    "it from the facenet-pytorch weight pack, or choose untrained weights."
+                    "it from the facenet-pytorch weight pack, or choose untrained weights.",
+                    key="pack_missing",
+                    model=spec.name,
+                    detail=str(file),
                 )
             try:
                 getattr(model, name).load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
             except (RuntimeError, OSError, EOFError, ValueError) as err:
                 raise WeightsMissingError(
                     f"The MTCNN weight file {file} cannot be read or does not fit {name} "
-                    f"({type(err).__name__}); run `python -m cnnviz.weights fetch` again."
+                    f"({type(err).__name__}); run `python -m cnnviz.weights fetch` again.",
+                    key="unreadable",
+                    model=spec.name,
+                    detail=f"{file}: {type(err).__name__}",
                 ) from err
         return model
 

@@ -62,7 +62,22 @@ UNTRAINED_SEED = 0
 
 
 class WeightsMissingError(RuntimeError):
-    """Pretrained weights are not available; ``str(err)`` is one sentence for the page."""
+    """Trained weights are not available; ``str(err)`` is the whole English sentence, path and cause included.
+
+    Attributes:
+        key: what went wrong, for a translated sentence: "offline" (not cached, the download failed),
+            "pack_missing" (a weight-pack file is not here), "bundled_missing", "not_here" (only the
+            sidebar downloads), "unreadable" (a file that can't be read or doesn't fit) or "none" (no
+            trained weights).
+        model: the model's registry name.
+        detail: the file and the underlying error, for a line under the sentence ("" when there is none).
+    """
+
+    def __init__(self, message: str, *, key: str = "unreadable", model: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.key = key
+        self.model = model
+        self.detail = detail
 
 
 @runtime_checkable
@@ -242,7 +257,10 @@ class BundledWeights:
         if not path.is_file():
             raise WeightsMissingError(
                 f"The bundled weights of {spec.name} are missing ({path}); "
-                f"train them with `python -m cnnviz.train {spec.name}` or choose untrained weights."
+                f"train them with `python -m cnnviz.train {spec.name}` or choose untrained weights.",
+                key="bundled_missing",
+                model=spec.name,
+                detail=str(path),
             )
         model = build_untrained(spec)
         try:
@@ -250,7 +268,10 @@ class BundledWeights:
         except (SafetensorError, RuntimeError, OSError) as err:
             raise WeightsMissingError(
                 f"The bundled weights {path} cannot be read or do not fit the {spec.name} architecture; "
-                f"retrain them with `python -m cnnviz.train {spec.name}`."
+                f"retrain them with `python -m cnnviz.train {spec.name}`.",
+                key="unreadable",
+                model=spec.name,
+                detail=f"{path}: {type(err).__name__}",
             ) from err
         return model
 
@@ -341,7 +362,9 @@ def load(
     if pretrained:
         try:
             if spec.weights is None:
-                raise WeightsMissingError(f"{name} has no trained weights; choose untrained weights.")
+                raise WeightsMissingError(
+                    f"{name} has no trained weights; choose untrained weights.", key="none", model=name
+                )
             model = spec.weights.load(spec, progress)
             label, weights_name = spec.weights.label, spec.weights.describe()
         except WeightsMissingError as err:

@@ -73,7 +73,10 @@ class HubWeights:
             if not self.download:
                 raise WeightsMissingError(
                     f"The weight pack file for {spec.name} is not on this machine ({path}); {_FETCH_HINT} "
-                    "or choose untrained weights."
+                    "or choose untrained weights.",
+                    key="pack_missing",
+                    model=spec.name,
+                    detail=str(path),
                 )
             try:
                 download_url(self.weights.url, path, progress=progress)
@@ -81,7 +84,10 @@ class HubWeights:
                 raise WeightsMissingError(
                     f"Pretrained weights for {spec.name} are not in the torch hub cache ({path}) and "
                     f"could not be downloaded ({err}); connect to the internet once or choose untrained "
-                    "weights."
+                    "weights.",
+                    key="offline",
+                    model=spec.name,
+                    detail=f"{path}: {err}",
                 ) from err
         try:
             # The file is in the cache now, so torchvision's loader reads it and downloads nothing.
@@ -89,7 +95,10 @@ class HubWeights:
         except (RuntimeError, EOFError, pickle.UnpicklingError) as err:
             raise WeightsMissingError(
                 f"The pretrained weights file {path} for {spec.name} cannot be read ({type(err).__name__}); "
-                "delete it so it is fetched again, or choose untrained weights."
+                "delete it so it is fetched again, or choose untrained weights.",
+                key="unreadable",
+                model=spec.name,
+                detail=f"{path}: {type(err).__name__}",
             ) from err
 
 

@@ -245,7 +245,9 @@ def partner_model(name: str, untrained_ok: bool) -> models.LoadedModel:
     if untrained_ok:
         return models.load(name, pretrained=False)
     raise models.WeightsMissingError(
-        f"The trained weights of {name} are not on this machine; pick {name} in the sidebar to fetch them."
+        f"The trained weights of {name} are not on this machine; pick {name} in the sidebar to fetch them.",
+        key="not_here",
+        model=name,
     )
 
 

