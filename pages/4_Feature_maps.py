@@ -97,7 +97,11 @@ if fmaps.logits is not None:
     )
     ranked = [p.index for p in top_k(fmaps.logits, loaded.categories, k=len(loaded.categories))]
     target = cols[1].selectbox(
-        t("fm.cam_target"), ranked, format_func=lambda i: loaded.categories[i], key="cam_target"
+        t("fm.cam_target"),
+        ranked,
+        format_func=lambda i: loaded.categories[i],
+        # Keyed by model and image: a new picture starts from its own top-1 class, not the last one's.
+        key=f"cam_target_{loaded.spec.name}_{digest[:12]}",
     )
     alpha = cols[2].slider(t("fm.cam_alpha"), 0.0, 1.0, 0.5, key="cam_alpha")
     cam = cache.grad_cam(

@@ -76,7 +76,10 @@ def threshold_ui() -> tuple[float, float]:
     """Score threshold and NMS IoU: they only re-filter the cached candidates."""
     left, right = st.columns(2)
     default = {"1-stage": 0.3, "2-stage": 0.5, "cascade": 0.7}[kind]
-    score = left.slider(t("det.score"), 0.0, 1.0, default, 0.01, key="det_score", help=t("det.score_help"))
+    # One threshold per detector: each one's scores mean something else (a grid's, an RPN's, a face's).
+    score = left.slider(
+        t("det.score"), 0.0, 1.0, default, 0.01, key=f"det_score_{spec.name}", help=t("det.score_help")
+    )
     iou = right.slider(t("det.iou"), 0.05, 1.0, 0.5, 0.05, key="det_iou", help=t("det.iou_help"))
     return score, iou
 
@@ -111,11 +114,13 @@ with right:
         table = {
             t("det.col.class"): list(found.names),
             t("det.col.score"): [round(float(s), 3) for s in found.scores],
-            t("det.col.box"): [", ".join(f"{v:.0f}" for v in box) for box in found.boxes],
+            t("det.col.box"): [", ".join(str(round(float(v))) for v in box) for box in found.boxes],
         }
         if found.cells is not None:
             table[t("det.col.cell")] = [", ".join(str(int(v)) for v in cell) for cell in found.cells]
         st.dataframe(table, hide_index=True, key="det_table")
+    elif found.candidates == 0:
+        st.info(t("det.nothing") + (" " + t("det.nothing.faces") if kind == "cascade" else ""))
     else:
         st.info(t("det.none"))
 

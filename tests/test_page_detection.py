@@ -60,7 +60,7 @@ def test_grid_detector_every_control() -> None:
     assert list(table[tr("det.col.class", "en")]) == list(expected.names)
     assert list(table[tr("det.col.score", "en")]) == [round(float(v), 3) for v in expected.scores]
 
-    at.slider(key="det_score").set_value(0.05).run()
+    at.slider(key="det_score_yolo-mini").set_value(0.05).run()
     _ok(at)
     assert int(_metrics(at)[tr("det.above", "en")]) >= int(_metrics(at)[tr("det.kept", "en")]) >= kept
     _assert_counts(at, _direct("yolo-mini", _scene(1_000_005), 0.05, 0.5))
@@ -78,10 +78,33 @@ def test_grid_detector_every_control() -> None:
     at.toggle(key="det_scene").set_value(False).run()  # the sidebar's photo instead
     _ok(at)
     _assert_counts(at, _direct("yolo-mini", images.load_sample(DEFAULT_SAMPLE), 0.05, 0.3))
+    # Boxes reaching past the edge are written as whole pixels, never "-0".
+    for box in at.dataframe[0].value[tr("det.col.box", "en")]:
+        assert "-0" not in box.split(", "), box
     at.selectbox(key="det_cmp_two").select("mtcnn").run()
     at.toggle(key="det_cmp_run").set_value(True).run()
     _ok(at)
     assert len(at.dataframe) >= 2  # the boxes and the comparison table
+
+
+def test_default_detector_finds_something_and_each_keeps_its_threshold() -> None:
+    at = _page()
+    _ok(at)
+    assert _widget(at, "selectbox", "detector").value == "yolo-mini"
+    assert int(_metrics(at)[tr("det.kept", "en")]) >= 1
+    at.slider(key="det_score_yolo-mini").set_value(0.0).run()
+    _widget(at, "selectbox", "detector").select("mtcnn").run()
+    _ok(at)
+    # MTCNN starts from its own threshold, not yolo-mini's 0.
+    assert at.slider(key="det_score_mtcnn").value == 0.7
+
+
+@pytest.mark.skipif(not models.weights_present("mtcnn"), reason="the MTCNN weight pack is not here")
+def test_no_candidates_at_all_says_so() -> None:
+    at = _page(detector="mtcnn")  # the default cat: no human face
+    _ok(at)
+    assert _metrics(at)[tr("det.candidates", "en")] == "0"
+    assert at.info[0].value == tr("det.nothing", "en") + " " + tr("det.nothing.faces", "en")
 
 
 def test_korean() -> None:

@@ -97,10 +97,19 @@ def test_feature_maps_controls() -> None:
     _ok(at)
     at.slider(key="n_channels").set_value(8).run()
     _ok(at)
-    target = at.selectbox(key="cam_target")
+    target = next(w for w in at.selectbox if (w.key or "").startswith("cam_target_"))
+    top1 = target.value
     target.set_value(target.value).run()  # same class again: cached, no exception
     at.slider(key="cam_alpha").set_value(0.8).run()
     _ok(at)
+    # Another class, then another image: the target goes back to the new image's own top-1 class.
+    target = next(w for w in at.selectbox if (w.key or "").startswith("cam_target_"))
+    target.select_index(3).run()
+    assert target.index == 3
+    _widget(at, "selectbox", "image").select("coins").run()
+    _ok(at)
+    target = next(w for w in at.selectbox if (w.key or "").startswith("cam_target_"))
+    assert target.index == 0 and target.value != top1
     _widget(at, "selectbox", "model").select("lenet5").run()
     _ok(at)
     assert "conv1" in at.selectbox(key="layer").options

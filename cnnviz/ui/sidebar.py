@@ -27,7 +27,9 @@ __all__ = ["Choice", "model_label", "model_note", "page", "require_model"]
 DEFAULT_SAMPLE = "chelsea"
 # The first of these whose weights are present is the default model: real ImageNet weights make the first
 # impression, the bundled lecture nets are always there.
-PREFERRED_MODELS = ("mobilenet_v2", "resnet18", "lenet5", "resnet-mini")
+# The first of these a page lists (and has weights for) is its default: a clear first picture. yolo-mini
+# finds its shapes in the default scene; MTCNN would find no face in the default cat.
+PREFERRED_MODELS = ("mobilenet_v2", "resnet18", "lenet5", "resnet-mini", "yolo-mini")
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "No box reaches the score threshold; lower it to see weaker candidates.",
         "점수 임계값을 넘는 박스가 없습니다; 임계값을 낮추면 약한 후보도 보입니다.",
     ),
+    "det.nothing": (
+        "The model proposed no box at all in this image, so no threshold can show one.",
+        "모델이 이 이미지에서 후보 박스를 하나도 내놓지 않았습니다. 임계값을 낮춰도 보이는 박스가 없습니다.",
+    ),
+    "det.nothing.faces": (
+        "MTCNN looks for human faces: try the sample image “astronaut”.",
+        "MTCNN은 사람 얼굴을 찾습니다. 샘플 이미지 “astronaut”를 골라 보세요.",
+    ),
     "det.time": ("Model time", "모델 실행 시간"),
     "det.ms": ("{ms:.0f} ms", "{ms:.0f} ms"),
     "det.candidates": ("Candidate boxes", "후보 박스"),
