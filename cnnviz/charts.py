@@ -10,6 +10,10 @@ import plotly.graph_objects as go
 __all__ = ["bars", "heatmap", "layer_diagram", "line_chart", "matrix"]
 
 
+# Only the decades are labelled: plotly's default writes 2, 3, … 9 between them, which reads as whole numbers.
+_LOG_AXIS = dict(type="log", exponentformat="e", minorloglabels="none")
+
+
 def heatmap(
     arr: np.ndarray,
     title: str = "",
@@ -130,7 +134,7 @@ def bars(
     )
     # Labels are names even when they look like numbers ("8" is a digit class, not a position on an axis).
     label_axis: dict = dict(type="category")
-    value_axis: dict = dict(type="log") if log else {}
+    value_axis: dict = dict(_LOG_AXIS) if log else {}
     return go.Figure(
         data=[trace],
         layout=dict(
@@ -156,7 +160,7 @@ def line_chart(
         [go.Scatter(x=list(x), y=list(v), mode="lines+markers", name=k) for k, v in series.items()]
     )
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(**_LOG_AXIS)
     fig.update_layout(
         title=title, xaxis_title=x_title, yaxis_title=y_title, margin=dict(l=10, r=10, t=40, b=10), height=380
     )
@@ -166,54 +170,64 @@ def line_chart(
 def layer_diagram(
     names: Sequence[str], kinds: Sequence[str], shapes: Sequence[str], input_shape: str
 ) -> go.Figure:
-    """The layer sequence as boxes left to right, with the tensor shape written on each edge.
+    """The layer sequence as boxes top to bottom, with the tensor shape written on each edge.
 
-    `shapes[i]` is the output of layer i; the last one goes on an arrow out of the last box.
+    `shapes[i]` is the output of layer i; the last one goes on an arrow out of the last box. Top to bottom so
+    that long names and shapes have the page's width whatever the number of layers.
     """
     n = len(names)
-    fig = go.Figure()
-    xs = np.arange(n + 1) * 1.6
-    labels = ["input", *[f"{nm}<br><i>{k}</i>" for nm, k, _ in zip(names, kinds, shapes, strict=True)]]
+    labels = ["input", *[f"{nm} · <i>{k}</i>" for nm, k, _ in zip(names, kinds, shapes, strict=True)]]
+    kinds_all = ["input", *kinds]
     edge_shapes = [input_shape, *shapes]
-    for i in range(n + 1):  # edge i leaves box i (box 0 is the input)
-        fig.add_annotation(
-            x=xs[i] + 0.8,
-            y=0,
-            ax=xs[i] + 0.45,
-            ay=0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2,
-            arrowwidth=1.5,
-            text="",
-        )
-        fig.add_annotation(x=xs[i] + 0.8, y=0.42, text=edge_shapes[i], showarrow=False, font=dict(size=10))
+    ys = -np.arange(n + 1, dtype=np.float64)  # box i is centred at y = -i
+    half = 0.3
     palette = {"Conv2d": "#4C78A8", "Linear": "#F58518", "MaxPool2d": "#54A24B", "AvgPool2d": "#54A24B"}
-    for i, lab in enumerate(labels):
-        kind = "input" if i == 0 else kinds[i - 1]
-        fig.add_shape(
+    shapes_drawn = [
+        dict(
             type="rect",
-            x0=xs[i] - 0.4,
-            x1=xs[i] + 0.4,
-            y0=-0.3,
-            y1=0.3,
+            x0=-1.0,
+            x1=1.0,
+            y0=y - half,
+            y1=y + half,
             fillcolor=palette.get(kind, "#BAB0AC"),
             opacity=0.85,
             line=dict(width=0),
         )
-        fig.add_annotation(x=xs[i], y=0, text=lab, showarrow=False, font=dict(size=10, color="white"))
-    fig.update_xaxes(visible=False, range=[-0.6, xs[-1] + 1.4])  # room for the output arrow and its shape
-    fig.update_yaxes(visible=False, range=[-0.6, 0.7])
-    fig.update_layout(
-        height=200,
-        width=max(600, int(110 * (n + 1.5))),
-        margin=dict(l=0, r=0, t=0, b=0),
-        plot_bgcolor="white",
+        for y, kind in zip(ys, kinds_all, strict=True)
+    ]
+    notes = [
+        dict(x=0.0, y=y, text=lab, showarrow=False, font=dict(size=12, color="white"))
+        for y, lab in zip(ys, labels, strict=True)
+    ]
+    for y, shape in zip(ys, edge_shapes, strict=True):  # edge i leaves box i downwards (box 0 is the input)
+        notes.append(
+            dict(
+                x=0.0,
+                y=y - 1 + half,
+                ax=0.0,
+                ay=y - half,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=2,
+                arrowwidth=1.5,
+                text="",
+            )
+        )
+        notes.append(dict(x=0.08, y=y - 0.5, text=shape, showarrow=False, xanchor="left", font=dict(size=11)))
+    return go.Figure(
+        layout=dict(
+            shapes=shapes_drawn,
+            annotations=notes,
+            xaxis=dict(visible=False, range=[-1.1, 1.1]),
+            yaxis=dict(visible=False, range=[ys[-1] - 1.1, 0.5]),
+            height=int(48 * (n + 2)) + 20,
+            margin=dict(l=0, r=0, t=0, b=0),
+            plot_bgcolor="white",
+        )
     )
-    return fig
 
 
 # --- detection (appended for the Detection page) ----------------------------------------------------------
@@ -364,7 +378,7 @@ def grouped_bars(
         )
     fig = go.Figure(traces)
     fig.update_xaxes(type="category", title=x_title)
-    fig.update_yaxes(type="log" if log_y else "linear", title=y_title, exponentformat="e" if log_y else None)
+    fig.update_yaxes(**(_LOG_AXIS if log_y else dict(type="linear")), title=y_title)
     # The legend goes below the x axis: above the plot it would run into the title in narrow columns.
     fig.update_layout(
         title=title,

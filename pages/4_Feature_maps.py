@@ -7,7 +7,7 @@ from cnnviz.analysis.cam import top_k
 from cnnviz.analysis.features import FeatureMaps, channel_stats, rank_channels
 from cnnviz.images import image_digest
 from cnnviz.ui import cache
-from cnnviz.ui.sidebar import model_note, page, require_model
+from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered
 
@@ -16,7 +16,7 @@ st.title(t("page.features"))
 loaded = require_model(choice.model_name)
 if loaded is None:
     st.stop()
-st.caption(t("weights.label", what=t("weights." + loaded.weights)) + " · " + model_note(loaded.spec))
+st.caption(model_caption(loaded))
 
 digest = image_digest(choice.image)
 with st.spinner(t("fm.running")):

@@ -7,7 +7,7 @@ from cnnviz.analysis.cam import top_k
 from cnnviz.analysis.residual import OBJECTIVES, STACK_DEPTHS, BlockGradients, ResidualGradients
 from cnnviz.images import image_digest
 from cnnviz.ui import cache
-from cnnviz.ui.sidebar import Choice, model_note, page, require_model
+from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
 from cnnviz.ui.text import language, t, tr
 from cnnviz.ui.widgets import remembered
 
@@ -223,7 +223,7 @@ st.write(t("res.intro"))
 st.latex(r"H(x) = F(x) + x \qquad \frac{\partial H(x)}{\partial x} = F'(x) + 1")
 loaded = require_model(choice.model_name)
 if loaded is not None:
-    st.caption(t("weights.label", what=t("weights." + loaded.weights)) + " · " + model_note(loaded.spec))
+    st.caption(model_caption(loaded))
     blocks_ui(loaded, choice)
 st.divider()
 depth_ui()

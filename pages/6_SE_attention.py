@@ -8,7 +8,7 @@ from cnnviz.analysis.cam import top_k
 from cnnviz.analysis.se import SEActivation, SEResult
 from cnnviz.images import image_digest
 from cnnviz.ui import cache
-from cnnviz.ui.sidebar import Choice, model_note, page, require_model
+from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
 from cnnviz.ui.text import t
 
 
@@ -146,7 +146,7 @@ st.write(t("se.intro"))
 loaded = require_model(choice.model_name)
 if loaded is None:
     st.stop()
-st.caption(t("weights.label", what=t("weights." + loaded.weights)) + " · " + model_note(loaded.spec))
+st.caption(model_caption(loaded))
 with st.spinner(t("se.running")):
     se = cache.se_weights(loaded.spec.name, loaded.weights, image_digest(choice.image), loaded, choice.image)
 if not se.blocks:

@@ -11,7 +11,7 @@ from cnnviz.models import WeightsMissingError
 from cnnviz.models.segmenters import instance_partner
 from cnnviz.ui import cache
 from cnnviz.ui.feedback import show_error
-from cnnviz.ui.sidebar import model_note, page, require_model
+from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered
 from cnnviz.weights import read_card
@@ -24,7 +24,7 @@ loaded = require_model(choice.model_name)
 if loaded is None:
     st.stop()
 spec = loaded.spec
-st.caption(t("weights.label", what=t("weights." + loaded.weights)) + " · " + model_note(spec))
+st.caption(model_caption(loaded))
 if loaded.weights == "untrained":
     st.warning(t("seg.untrained_note"))
 elif spec.source == "bundled":

@@ -10,7 +10,7 @@ from cnnviz.images import image_digest
 from cnnviz.models import LoadedModel, WeightsMissingError
 from cnnviz.ui import cache
 from cnnviz.ui.feedback import show_error
-from cnnviz.ui.sidebar import Choice, model_note, page, require_model
+from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered
 
@@ -31,7 +31,7 @@ DEFAULT_STYLE = "brick"
 
 
 def gan_card_ui(loaded: LoadedModel) -> None:
-    st.caption(t("weights.label", what=t("weights." + loaded.weights)) + " · " + model_note(loaded.spec))
+    st.caption(model_caption(loaded))
     try:
         card = cache.gan_card(loaded.spec.name)
     except FileNotFoundError:

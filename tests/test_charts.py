@@ -296,30 +296,31 @@ def _texts_left_to_right(fig: go.Figure) -> list[str]:
     return [a.text for a in sorted(fig.layout.annotations, key=lambda a: (a.x, -a.y)) if a.text]
 
 
-def test_layer_diagram_boxes_and_shapes_left_to_right() -> None:
+def test_layer_diagram_boxes_and_shapes_top_to_bottom() -> None:
     names, kinds = ["conv1", "pool1", "fc"], ["Conv2d", "MaxPool2d", "Linear"]
     shapes = ["6×28×28", "6×14×14", "10"]
     fig = charts.layer_diagram(names, kinds, shapes, "1×32×32")
-    boxes = sorted(fig.layout.shapes, key=lambda s: s.x0)
+    boxes = sorted(fig.layout.shapes, key=lambda s: -s.y0)
     assert len(boxes) == len(names) + 1  # the input and one box per layer
-    centres = [(s.x0 + s.x1) / 2 for s in boxes]
-    box_labels = sorted((a for a in fig.layout.annotations if a.text and a.y == 0), key=lambda a: a.x)
+    centres = [(s.y0 + s.y1) / 2 for s in boxes]
+    texts = [a for a in fig.layout.annotations if a.text and not a.showarrow]
+    box_labels = sorted((a for a in texts if a.x == 0), key=lambda a: -a.y)
     assert [a.text for a in box_labels] == [
         "input",
-        *[f"{n}<br><i>{k}</i>" for n, k in zip(names, kinds, strict=True)],
+        *[f"{n} · <i>{k}</i>" for n, k in zip(names, kinds, strict=True)],
     ]
-    assert [a.x for a in box_labels] == pytest.approx(centres)
+    assert [a.y for a in box_labels] == pytest.approx(centres)
     # Each shape is written on the edge after the box that produced it, the input's on the first edge and
     # the last layer's output on the arrow leaving the last box.
-    edge_labels = sorted((a for a in fig.layout.annotations if a.text and a.y != 0), key=lambda a: a.x)
+    edge_labels = sorted((a for a in texts if a.x != 0), key=lambda a: -a.y)
     assert [a.text for a in edge_labels] == ["1×32×32", *shapes]
     for k, label in enumerate(edge_labels):
-        assert centres[k] < label.x and (k + 1 == len(centres) or label.x < centres[k + 1])
+        assert centres[k] > label.y and (k + 1 == len(centres) or label.y > centres[k + 1])
     arrows = [a for a in fig.layout.annotations if a.showarrow]
     assert len(arrows) == len(edge_labels)
-    assert all(a.ax < a.x for a in arrows)  # they point right
-    lo, hi = fig.layout.xaxis.range
-    assert lo < boxes[0].x0 and hi > max(a.x for a in arrows)  # nothing drawn outside the plot
+    assert all(a.ay > a.y for a in arrows)  # they point down
+    lo, hi = fig.layout.yaxis.range
+    assert hi > boxes[0].y1 and lo < min(a.y for a in arrows)  # nothing drawn outside the plot
 
 
 def test_layer_diagram_needs_one_shape_per_layer() -> None:
@@ -364,3 +365,14 @@ def test_wide_matrix_keeps_its_numbers_for_hover_only() -> None:
     assert trace.texttemplate is None and list(trace.text[0]) == [format(v, ".2f") for v in vector[0]]
     narrow = charts.matrix(vector[:, : charts.MAX_WRITTEN_COLUMNS], fmt=".2f").data[0]
     assert narrow.texttemplate == "%{text}"
+
+
+def test_log_axes_label_only_the_decades() -> None:
+    """Minor labels (2, 3, … 9 between decades) read as whole numbers, so log axes leave them out."""
+    figs = [
+        charts.bars(["a", "b"], [0.01, 1.0], log=True),
+        charts.line_chart([1, 2], {"s": [0.01, 1.0]}, log_y=True),
+        charts.grouped_bars(["x"], {"s": [0.5]}, log_y=True),
+    ]
+    axes = [figs[0].layout.xaxis, figs[1].layout.yaxis, figs[2].layout.yaxis]
+    assert all(ax.type == "log" and ax.minorloglabels == "none" for ax in axes)

@@ -63,3 +63,14 @@ def test_lecture_terms_in_korean() -> None:
     korean = " ".join(ko for _, ko in TEXT.values())
     for term in ["특징 맵", "필터", "스트라이드", "패딩", "풀링"]:
         assert term in korean
+
+
+def test_model_caption_names_the_few_classes_a_small_classifier_knows() -> None:
+    from cnnviz import models
+    from cnnviz.ui.sidebar import model_caption
+
+    lenet = models.load("lenet5")
+    caption = model_caption(lenet)
+    assert caption.endswith(tr("model.knows", "en", classes="0, 1, 2, 3, 4, 5, 6, 7, 8, 9"))
+    imagenet = models.load("resnet18", pretrained=False)
+    assert tr("model.knows", "en", classes="")[:20] not in model_caption(imagenet)  # 1000 classes: not listed

@@ -22,11 +22,10 @@ from cnnviz.ui.feedback import show_error
 from cnnviz.ui.text import LANGS, language, set_language, t
 from cnnviz.ui.widgets import remembered
 
-__all__ = ["Choice", "model_label", "model_note", "page", "require_model"]
+__all__ = ["Choice", "model_caption", "model_label", "model_note", "page", "require_model"]
 
 DEFAULT_SAMPLE = "chelsea"
-# The first of these whose weights are present is the default model: real ImageNet weights make the first
-# impression, the bundled lecture nets are always there.
+# Real ImageNet weights make the first impression; the bundled lecture nets are always there.
 # The first of these a page lists (and has weights for) is its default: a clear first picture. yolo-mini
 # finds its shapes in the default scene; MTCNN would find no face in the default cat.
 PREFERRED_MODELS = ("mobilenet_v2", "resnet18", "lenet5", "resnet-mini", "yolo-mini")
@@ -53,6 +52,15 @@ def _navigation() -> None:
 def model_note(spec: models.ModelSpec) -> str:
     """The model's one-line note in the chosen language."""
     return spec.note_ko if language() == "ko" and spec.note_ko else spec.note
+
+
+def model_caption(loaded: models.LoadedModel) -> str:
+    """The line under a page's title: which weights, the model's note, and for a classifier that knows only
+    a few classes, which ones (a digit net calls a cat "4": it has no other answer)."""
+    parts = [t("weights.label", what=t("weights." + loaded.weights)), model_note(loaded.spec)]
+    if loaded.spec.task == "classification" and 0 < len(loaded.categories) <= 10:
+        parts.append(t("model.knows", classes=", ".join(loaded.categories)))
+    return " · ".join(parts)
 
 
 def model_label(name: str) -> str:

@@ -66,6 +66,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "weights.present": ("present", "있음"),
     "weights.missing": ("missing", "없음"),
     "weights.label": ("Weights: {what}", "가중치: {what}"),
+    "model.knows": (
+        "It knows only these classes, so every picture becomes one of them: {classes}",
+        "이 모델이 아는 클래스는 이것뿐이라 어떤 그림이든 이 중 하나로 봅니다: {classes}",
+    ),
     "task.classification": ("classification", "분류"),
     "task.detection": ("detection", "객체 탐지"),
     "task.segmentation": ("segmentation", "이미지 분할"),
