@@ -76,14 +76,16 @@ def test_live_training_runs(at: AppTest) -> None:
     _widget(at, "radio", "live_start").set_value("bundled").run()
     at.button(key="live_train").click().run()
     _ok(at)
-    assert any(s.value.startswith("Trained 10 steps in ") for s in at.success), [s.value for s in at.success]
+    assert any(s.value.startswith("Steps trained: 10, in ") for s in at.success), [
+        s.value for s in at.success
+    ]
     # The whole sentence: the 10 steps asked for, and the run's own time.
     record = at.session_state["_gen_live"]
     assert (record["step"], record["steps"]) == (10, 10)
     assert len(record["d_loss"]) == len(record["g_loss"]) == 10
     assert record["seconds"] > 0
     expected = tr("gen.gan.live_done", "en", step=10, seconds=record["seconds"])
-    assert expected == f"Trained 10 steps in {record['seconds']:.1f} s."
+    assert expected == f"Steps trained: 10, in {record['seconds']:.1f} s."
     assert expected in [s.value for s in at.success]
 
 
@@ -99,7 +101,7 @@ def test_style_transfer_runs_with_tiny_budget(at: AppTest) -> None:
     _ok(at)
     at.button(key="style_run").click().run()
     _ok(at)
-    done = [s.value for s in at.success if s.value.startswith("2 steps at ")]
+    done = [s.value for s in at.success if s.value.startswith("Steps: 2, at ")]
     assert done, [s.value for s in at.success]
     assert "×" in done[0]
     # The size shown is the content image (the default sample) with its longer side at the chosen 64 pixels.
@@ -115,7 +117,7 @@ def test_style_transfer_runs_with_tiny_budget(at: AppTest) -> None:
     expected = tr(
         "gen.style.done", "en", steps=2, w=w, h=h, seconds=record["seconds"], backbone=record["backbone"]
     )
-    assert expected.startswith(f"2 steps at {w}×{h} pixels in ")
+    assert expected.startswith(f"Steps: 2, at {w}×{h} pixels, in ")
     assert done == [expected]
     assert at.get("plotly_chart"), "the loss chart is drawn"
 
@@ -124,7 +126,7 @@ def test_style_stop_keeps_the_partial_result(at: AppTest) -> None:
     at.button(key="style_stop").click().run()
     _ok(at)
     # A finished run stays finished; the stop flag is only read between steps of a running transfer.
-    assert [s.value for s in at.success if s.value.startswith("2 steps at ")]
+    assert [s.value for s in at.success if s.value.startswith("Steps: 2, at ")]
 
 
 def test_no_style_layers_is_explained(at: AppTest) -> None:

@@ -143,7 +143,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Step {step}/{steps}: 판별자 손실 {d:.2f}, 생성자 손실 {g:.2f}",
     ),
     "gen.gan.live_done": (
-        "Trained {step} steps in {seconds:.1f} s.",
+        "Steps trained: {step}, in {seconds:.1f} s.",
         "{step} step을 {seconds:.1f}초 동안 학습했습니다.",
     ),
     "gen.gan.live_stopped": (
@@ -202,8 +202,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "Step {step}/{steps}: content 손실 {content:.3f}, style 손실 {style:.4f}",
     ),
     "gen.style.done": (
-        "{steps} steps at {w}×{h} pixels in {seconds:.1f} s with {backbone}.",
-        "{backbone}로 {w}×{h} 픽셀에서 {steps} step, {seconds:.1f}초.",
+        "Steps: {steps}, at {w}×{h} pixels, in {seconds:.1f} s, with {backbone}.",
+        "{backbone} 사용, {w}×{h} 픽셀에서 {steps} step, {seconds:.1f}초.",
     ),
     "gen.style.stopped": (
         "Stopped after {step} of {steps} steps ({seconds:.1f} s).",

@@ -90,7 +90,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "res.gain": (
         "Through this block the gradient's size changes by ×{gain:.3g} (‖∂L/∂x‖ / ‖g‖). Without the skip only "
         "the branch's part, ‖F'(x)ᵀg‖ = {branch:.3g}, would reach x.",
-        "이 블록을 지나며 기울기 크기는 ×{gain:.3g}배가 됩니다 (‖∂L/∂x‖ / ‖g‖). skip이 없다면 branch 부분 "
+        "이 블록을 지나며 기울기 크기는 {gain:.3g}배가 됩니다 (‖∂L/∂x‖ / ‖g‖). skip이 없다면 branch 부분 "
         "‖F'(x)ᵀg‖ = {branch:.3g}만 x에 도달합니다.",
     ),
     "res.map.skip": ("Skip part of ∂L/∂x (norm over channels)", "∂L/∂x의 skip 부분 (채널 방향 노름)"),

@@ -54,7 +54,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "seg.semantic_from_instances": (
         "{model} has no per-pixel class scores: its instance masks are painted with their class colour.",
-        "{model}은(는) 픽셀별 class 점수가 없어 instance mask를 class 색으로 칠했습니다.",
+        "{model} 모델은 픽셀별 class 점수가 없어 instance mask를 class 색으로 칠했습니다.",
     ),
     "seg.instance": ("Instance segmentation", "Instance segmentation (인스턴스 분할)"),
     "seg.instance_caption": (
@@ -90,7 +90,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "back. The sizes below are recorded from a real forward pass of {model} on this image.",
         "일반적인 CNN은 층을 거칠 때마다 이미지의 크기가 줄어들기 때문에 그대로는 사용할 수 "
         "없습니다. CNN에서 이미지 크기를 줄이는 연산인 Convolution과 pooling을 역으로 연산해 다시 "
-        "이미지를 키웁니다. 아래 크기는 이 이미지로 {model}을(를) 실제로 실행해 기록한 값입니다.",
+        "이미지를 키웁니다. 아래 크기는 이 이미지로 {model} 모델을 실제로 실행해 기록한 값입니다.",
     ),
     "seg.sizes_title": ("Spatial size (H) of each stage's output", "각 단계 출력의 공간 크기 (H)"),
     "seg.sizes_y": ("height H (pixels)", "높이 H (픽셀)"),
@@ -103,7 +103,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "seg.smallest": (
         "The smallest map is {name}: {h}×{w} with {c} channels; the mask comes back at {mh}×{mw}.",
-        "가장 작은 맵은 {name}: {h}×{w}, 채널 {c}개; mask는 다시 {mh}×{mw}로 돌아옵니다.",
+        "가장 작은 맵은 {name}: {h}×{w}, 채널 {c}개; mask는 다시 {mh}×{mw} 크기로 돌아옵니다.",
     ),
     "seg.per_box": (
         "Hatched stages run on each detected box (RoI), not on the whole image.",
