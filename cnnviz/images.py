@@ -137,7 +137,8 @@ def load_image(
             warnings filter turns into an error becomes an `ImageError` like any other oversized image.
 
     Returns:
-        A loaded RGB image, detached from any file.
+        A loaded RGB image, detached from any file. For a decoded file, ``image.info["frames"]`` is how many
+        frames it has (an animation's first frame is the image).
 
     Raises:
         ImageError: The input is empty, missing, not an image, truncated or damaged, has no pixels, has more
@@ -230,13 +231,16 @@ def _decode(fp: IO[bytes], max_pixels: int) -> Image.Image:
     with opened:
         _check_size(opened.size, max_pixels)
         try:
+            frames = int(getattr(opened, "n_frames", 1))
             opened.load()
             upright = ImageOps.exif_transpose(opened)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
             raise _too_large(opened.size, max_pixels) from err
         except _DECODE_ERRORS as err:
             raise _damaged() from err
-    return _to_rgb(upright)
+    rgb = _to_rgb(upright)
+    rgb.info["frames"] = frames  # an animation's first frame is used; the page says so
+    return rgb
 
 
 @functools.cache

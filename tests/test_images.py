@@ -687,3 +687,15 @@ def test_image_error_keeps_key_and_params_through_pickle() -> None:
 def test_image_error_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="key"):
         ImageError("Something.", key="oops")
+
+
+def test_frame_count_is_kept_with_the_first_frame() -> None:
+    frames = [Image.new("RGB", (8, 6), c) for c in ((255, 0, 0), (0, 255, 0))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=50)
+    image = images.load_image(buf.getvalue())
+    assert image.info["frames"] == 2
+    assert image.getpixel((0, 0)) == (255, 0, 0)  # the first frame
+    still = io.BytesIO()
+    frames[1].save(still, "PNG")
+    assert images.load_image(still.getvalue()).info["frames"] == 1

@@ -254,6 +254,14 @@ def test_tiny_and_odd_uploads_on_feature_maps() -> None:
     at.file_uploader(key="upload").upload("dot.png", _png(size=(1, 1)), "image/png").run()
     _ok(at)
     assert not at.error
+    assert tr("side.note.tiny", "en", w=1, h=1) in [c.value for c in at.sidebar.caption]
+    # An animation: its first frame, and a note that says so.
+    frames = [Image.new("RGB", (48, 40), c) for c in ((200, 0, 0), (0, 200, 0), (0, 0, 200))]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    at.file_uploader(key="upload").upload("blink.gif", buf.getvalue(), "image/gif").run()
+    _ok(at)
+    assert tr("side.note.frames", "en", n=3) in [c.value for c in at.sidebar.caption]
     # An RGBA PNG and a grayscale one are converted for the 3-channel model.
     buf = io.BytesIO()
     Image.new("LA", (40, 30), (120, 200)).save(buf, "PNG")
@@ -263,6 +271,7 @@ def test_tiny_and_odd_uploads_on_feature_maps() -> None:
     at.file_uploader(key="upload").upload("empty.png", b"", "image/png").run()
     _ok(at)
     assert at.error and tr("imgerr.empty", "en")[:-1].lower() in at.error[0].value.lower()
+    assert tr("side.fallback", "en", name="chelsea") in [c.value for c in at.caption]
 
 
 def _plotted(value: object) -> np.ndarray:

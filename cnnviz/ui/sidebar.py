@@ -25,6 +25,8 @@ from cnnviz.ui.widgets import remembered
 __all__ = ["Choice", "model_caption", "model_label", "model_note", "page", "require_model"]
 
 DEFAULT_SAMPLE = "chelsea"
+TINY_IMAGE = 32
+"""An upload with a side below this many pixels gets a note: the models scale it up into blocks."""
 # Real ImageNet weights make the first impression; the bundled lecture nets are always there.
 # The first of these a page lists (and has weights for) is its default: a clear first picture. yolo-mini
 # finds its shapes in the default scene; MTCNN would find no face in the default cat.
@@ -116,10 +118,16 @@ def _image_picker() -> tuple[Image.Image, str]:
             return fallback
         name, data = stored
         try:
-            return images.load_image(data), name
+            image = images.load_image(data)
         except images.ImageError as err:
             show_error(err)
+            st.caption(t("side.fallback", name=sample))
             return fallback
+        if image.info.get("frames", 1) > 1:
+            st.sidebar.caption(t("side.note.frames", n=image.info["frames"]))
+        if min(image.size) < TINY_IMAGE:
+            st.sidebar.caption(t("side.note.tiny", w=image.width, h=image.height))
+        return image, name
     if src == "draw":
         from streamlit_drawable_canvas import st_canvas  # imported here: it registers a component on import
 

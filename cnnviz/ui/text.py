@@ -74,6 +74,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "task.detection": ("detection", "객체 탐지"),
     "task.segmentation": ("segmentation", "이미지 분할"),
     "task.generation": ("generation", "이미지 생성"),
+    "side.fallback": (
+        "The sample image “{name}” is shown instead.",
+        "대신 샘플 이미지 “{name}”를 보여 줍니다.",
+    ),
+    "side.note.frames": (
+        "An animation of {n} frames: only the first frame is used.",
+        "{n}개 프레임의 애니메이션입니다. 첫 프레임만 씁니다.",
+    ),
+    "side.note.tiny": (
+        "A very small image ({w}×{h} pixels): the models scale it up, so expect blocks rather than detail.",
+        "아주 작은 이미지입니다 ({w}×{h} 픽셀). 모델이 크게 늘려 쓰므로 세부 대신 큰 블록이 보입니다.",
+    ),
     "err.image": ("This image cannot be used: {why}", "이 이미지는 쓸 수 없습니다: {why}"),
     "err.weights": ("{why}", "사전학습 가중치를 쓸 수 없습니다. {why}"),
     "weightserr.offline": (
