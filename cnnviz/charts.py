@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 __all__ = ["bars", "heatmap", "layer_diagram", "line_chart", "matrix"]
 
 
-# Only the decades are labelled: plotly's default writes 2, 3, … 9 between them, which reads as whole numbers.
-_LOG_AXIS = dict(type="log", exponentformat="e", minorloglabels="none")
+# Labels between decades written in full (2e-1, not plotly's default "2", which reads as a whole number).
+_LOG_AXIS = dict(type="log", exponentformat="e", minorloglabels="complete")
 
 
 def heatmap(
@@ -20,8 +20,12 @@ def heatmap(
     colorscale: str = "Viridis",
     text: bool = False,
     zmid: float | None = None,
+    compact: bool = False,
 ) -> go.Figure:
-    """One 2-D array as a heatmap with its values on hover (and written in the cells when `text`)."""
+    """One 2-D array as a heatmap with its values on hover (and written in the cells when `text`).
+
+    `compact`: for a narrow column (several maps side by side): no colour bar, a small title, 240 px high.
+    """
     a = np.asarray(arr, dtype=np.float64)
     # One constructor call: plotly validates every update_* call, and this figure is rebuilt on every rerun.
     return go.Figure(
@@ -33,12 +37,13 @@ def heatmap(
                 text=np.round(a, 2) if text else None,
                 texttemplate="%{text}" if text else None,
                 hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>",
+                showscale=not compact,
             )
         ],
         layout=dict(
-            title=dict(text=title),
+            title=dict(text=title, font=dict(size=12), x=0.0) if compact else dict(text=title),
             margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-            height=420,
+            height=240 if compact else 420,
             yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
             xaxis=dict(constrain="domain"),
         ),

@@ -197,15 +197,17 @@ with tab_multi:
         show_error(err)
     else:
         for k in range(n_filters):
-            cols = st.columns(5)
+            cols = st.columns([3, 3, 3, 1, 3])
             for ch in range(3):
                 cols[ch].plotly_chart(
-                    charts.heatmap(multi.partial_maps[k, ch], t("conv.partial", k=k, c="RGB"[ch])),
+                    charts.heatmap(
+                        multi.partial_maps[k, ch], t("conv.partial", k=k, c="RGB"[ch]), compact=True
+                    ),
                     key=f"multi_{k}_{ch}",
                 )
             cols[3].markdown("### =")
             cols[4].plotly_chart(
-                charts.heatmap(multi.feature_maps[k], t("conv.sum", k=k)), key=f"multi_sum_{k}"
+                charts.heatmap(multi.feature_maps[k], t("conv.sum", k=k), compact=True), key=f"multi_sum_{k}"
             )
         st.write(t("conv.multi_shape", c=3, k=n_filters, shape=multi.feature_maps.shape))
 

@@ -367,12 +367,20 @@ def test_wide_matrix_keeps_its_numbers_for_hover_only() -> None:
     assert narrow.texttemplate == "%{text}"
 
 
-def test_log_axes_label_only_the_decades() -> None:
-    """Minor labels (2, 3, … 9 between decades) read as whole numbers, so log axes leave them out."""
+def test_log_axes_write_labels_between_decades_in_full() -> None:
+    """Plotly's short minor labels (2, 3, … 9 between decades) read as whole numbers: they are written out."""
     figs = [
         charts.bars(["a", "b"], [0.01, 1.0], log=True),
         charts.line_chart([1, 2], {"s": [0.01, 1.0]}, log_y=True),
         charts.grouped_bars(["x"], {"s": [0.5]}, log_y=True),
     ]
     axes = [figs[0].layout.xaxis, figs[1].layout.yaxis, figs[2].layout.yaxis]
-    assert all(ax.type == "log" and ax.minorloglabels == "none" for ax in axes)
+    assert all(ax.type == "log" and ax.minorloglabels == "complete" for ax in axes)
+
+
+def test_compact_heatmap_fits_a_narrow_column() -> None:
+    a = np.arange(6.0).reshape(2, 3)
+    wide, narrow = charts.heatmap(a, "t"), charts.heatmap(a, "t", compact=True)
+    assert wide.data[0].showscale is not False and narrow.data[0].showscale is False
+    assert narrow.layout.height < wide.layout.height
+    np.testing.assert_array_equal(np.asarray(narrow.data[0].z), a)  # the same values either way

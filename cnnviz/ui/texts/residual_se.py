@@ -50,7 +50,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "res.share_chart": ("Shares of ∂L/∂x (they add up to 1)", "∂L/∂x 중 각 경로의 비율 (합은 1)"),
     "res.series.skip_share": ("skip share", "skip 비율"),
     "res.series.branch_share": ("branch share", "branch 비율"),
-    "res.axis.block": ("block", "블록"),
     "res.axis.norm": ("L2 norm", "L2 노름"),
     "res.axis.share": ("share", "비율"),
     "res.block": ("Block", "블록"),
