@@ -9,6 +9,7 @@ its bytes stay in session state.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -49,6 +50,16 @@ def _navigation() -> None:
     for info in nav.PAGES:
         st.sidebar.page_link(info.path, label=t(info.title_key), icon=info.icon)
     st.sidebar.divider()
+
+
+@functools.cache
+def _favicon() -> Image.Image:
+    """A 4 × 4 feature map in viridis, drawn here: a material-icon favicon is fetched from Google's fonts
+    server, which a lecture hall without internet can't reach."""
+    from cnnviz.render import colorize
+
+    values = np.add.outer(np.arange(4), np.arange(4)).astype(np.float32)
+    return Image.fromarray(colorize(values)).resize((32, 32), Image.Resampling.NEAREST)
 
 
 def model_note(spec: models.ModelSpec) -> str:
@@ -185,7 +196,7 @@ def page(
         required=True,
     )
     set_language(lang)
-    st.set_page_config(page_title=f"cnnviz · {t(title_key)}", page_icon=":material/neurology:", layout="wide")
+    st.set_page_config(page_title=f"cnnviz · {t(title_key)}", page_icon=_favicon(), layout="wide")
     _navigation()
     picked, name = _image_picker() if image else (cache.sample_image(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
     model_name = _model_picker(tasks, model_key, tag) if tasks else None
