@@ -172,6 +172,24 @@ def line_chart(
     return fig
 
 
+def _arrow(x0: float, y0: float, x1: float, y1: float) -> dict:
+    """An annotation that is only an arrow from (x0, y0) to (x1, y1), in data coordinates."""
+    return dict(
+        x=x1,
+        y=y1,
+        ax=x0,
+        ay=y0,
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        showarrow=True,
+        arrowhead=2,
+        arrowwidth=1.5,
+        text="",
+    )
+
+
 def layer_diagram(
     names: Sequence[str], kinds: Sequence[str], shapes: Sequence[str], input_shape: str
 ) -> go.Figure:
@@ -205,22 +223,7 @@ def layer_diagram(
         for y, lab in zip(ys, labels, strict=True)
     ]
     for y, shape in zip(ys, edge_shapes, strict=True):  # edge i leaves box i downwards (box 0 is the input)
-        notes.append(
-            dict(
-                x=0.0,
-                y=y - 1 + half,
-                ax=0.0,
-                ay=y - half,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=2,
-                arrowwidth=1.5,
-                text="",
-            )
-        )
+        notes.append(_arrow(0.0, y - half, 0.0, y - 1 + half))
         notes.append(dict(x=0.08, y=y - 0.5, text=shape, showarrow=False, xanchor="left", font=dict(size=11)))
     return go.Figure(
         layout=dict(
@@ -487,20 +490,7 @@ def pipeline(steps: Sequence[tuple[str, str]], title: str = "", multiply_back: b
         fig.add_annotation(x=xs[i], y=0.08, text=f"<b>{name}</b>", showarrow=False, font=dict(color="white"))
         fig.add_annotation(x=xs[i], y=-0.14, text=shape, showarrow=False, font=dict(color="white", size=11))
         if i:
-            fig.add_annotation(
-                x=xs[i] - 0.62,
-                y=0,
-                ax=xs[i - 1] + 0.62,
-                ay=0,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=2,
-                arrowwidth=1.5,
-                text="",
-            )
+            fig.add_annotation(_arrow(xs[i - 1] + 0.62, 0, xs[i] - 0.62, 0))
     if multiply_back and n > 2:
         fig.add_shape(
             type="path",
