@@ -76,7 +76,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "task.generation": ("generation", "이미지 생성"),
     "side.fallback": (
         "The sample image “{name}” is shown instead.",
-        "대신 샘플 이미지 “{name}”를 보여 줍니다.",
+        "대신 보여 주는 이미지: 샘플 “{name}”",
     ),
     "side.note.frames": (
         "An animation of {n} frames: only the first frame is used.",

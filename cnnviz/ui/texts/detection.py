@@ -101,7 +101,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "det.nothing.faces": (
         "MTCNN looks for human faces: try the sample image “astronaut”.",
-        "MTCNN은 사람 얼굴을 찾습니다. 샘플 이미지 “astronaut”를 골라 보세요.",
+        "MTCNN은 사람 얼굴을 찾습니다. 샘플 이미지 “astronaut”을 골라 보세요.",
     ),
     "det.time": ("Model time", "모델 실행 시간"),
     "det.ms": ("{ms:.0f} ms", "{ms:.0f} ms"),
