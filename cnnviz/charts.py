@@ -63,6 +63,7 @@ def matrix(
     dim: np.ndarray | None = None,
     zmin: float | None = None,
     zmax: float | None = None,
+    zmid: float | None = None,
 ) -> go.Figure:
     """A small matrix with every number written in its cell (pixels, kernels, windows).
 
@@ -72,6 +73,7 @@ def matrix(
         dim: boolean mask of cells to grey out, e.g. padding around the input.
         zmin, zmax: the values of the scale's ends, e.g. 0 and 255 for pixels, so a window's brightness reads
             the same whatever its own range (default: the matrix's min and max).
+        zmid: the value at the scale's middle, e.g. 0 for signed weights on a diverging scale ("RdBu").
     """
     a = np.asarray(arr, dtype=np.float64)
     written = a.ndim == 2 and a.shape[1] <= MAX_WRITTEN_COLUMNS
@@ -81,6 +83,7 @@ def matrix(
             colorscale=colorscale,
             zmin=zmin,
             zmax=zmax,
+            zmid=zmid,
             showscale=False,
             text=[[format(v, fmt) for v in row] for row in a],
             texttemplate="%{text}" if written else None,

@@ -122,10 +122,11 @@ with tab_conv:
                     key=f"conv_in_{k}",
                 )
                 b.plotly_chart(
-                    charts.matrix(steps.kernel[0], t("conv.kernel"), ".2f", "RdBu"), key=f"conv_k_{k}"
+                    charts.matrix(steps.kernel[0], t("conv.kernel"), ".2f", "RdBu", zmid=0), key=f"conv_k_{k}"
                 )
                 b.plotly_chart(
-                    charts.matrix(step.products[0], t("conv.products"), ".2f", "RdBu"), key=f"conv_p_{k}"
+                    charts.matrix(step.products[0], t("conv.products"), ".2f", "RdBu", zmid=0),
+                    key=f"conv_p_{k}",
                 )
                 fm = steps.feature_map
                 c.plotly_chart(

@@ -384,3 +384,8 @@ def test_compact_heatmap_fits_a_narrow_column() -> None:
     assert wide.data[0].showscale is not False and narrow.data[0].showscale is False
     assert narrow.layout.height < wide.layout.height
     np.testing.assert_array_equal(np.asarray(narrow.data[0].z), a)  # the same values either way
+
+
+def test_signed_matrix_centres_its_diverging_scale_on_zero() -> None:
+    trace = charts.matrix(np.array([[0.0, 1.0], [0.0, 0.0]]), colorscale="RdBu", zmid=0).data[0]
+    assert trace.zmid == 0  # a zero weight takes the scale's neutral middle, not its red end
