@@ -73,9 +73,11 @@ def controls_ui(start: float) -> tuple[float, float]:
 
 
 def swatch(color: tuple[int, int, int], label: str) -> str:
+    """A colour square and its label, kept together when the legend wraps."""
     return (
+        '<span style="white-space:nowrap">'
         f'<span style="display:inline-block;width:0.9em;height:0.9em;background:{render.hex_color(color)};'
-        f'border:1px solid #555;margin-right:0.3em;vertical-align:middle"></span>{label}'
+        f'border:1px solid #555;margin-right:0.3em;vertical-align:middle"></span>{label}</span>'
     )
 
 
