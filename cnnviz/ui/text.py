@@ -26,7 +26,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "잔차 연결(residual connection)을 통한 기울기의 흐름, 그리고 탐지·분할 모델이 만드는 박스와 마스크. "
         "사이드바에서 이미지와 모델을 고른 뒤 페이지를 여세요.",
     ),
-    "app.pages": ("Pages, in the order of the lecture", "강의 순서대로 본 페이지"),
+    "app.pages": ("Pages, in the order of the lecture", "페이지 (강의 순서)"),
     "app.chosen": ("Your image and model", "고른 이미지와 모델"),
     "side.lang": ("Language", "언어"),
     "side.share": ("Link to this view", "이 화면으로 가는 링크"),
@@ -87,7 +87,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "아주 작은 이미지입니다 ({w}×{h} 픽셀). 모델이 크게 늘려 쓰므로 세부 대신 큰 블록이 보입니다.",
     ),
     "err.image": ("This image cannot be used: {why}", "이 이미지는 쓸 수 없습니다: {why}"),
-    "err.weights": ("{why}", "사전학습 가중치를 쓸 수 없습니다. {why}"),
+    "err.weights": ("{why}", "가중치를 쓸 수 없습니다: {why}"),
     "weightserr.offline": (
         "Pretrained weights for {model} are not on this machine and could not be downloaded: connect to the "
         "internet once, or choose untrained weights.",
@@ -103,12 +103,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "weightserr.bundled_missing": (
         "The bundled weights of {model} are missing: train them with `python -m cnnviz.train {model}`, or "
         "choose untrained weights.",
-        "{model}의 번들 가중치가 없습니다. `python -m cnnviz.train {model}`로 학습하거나 학습되지 않은 "
+        "{model}의 포함된 가중치가 없습니다. `python -m cnnviz.train {model}`로 학습하거나 학습되지 않은 "
         "가중치를 고르세요.",
     ),
     "weightserr.not_here": (
         "The trained weights of {model} are not on this machine: pick {model} in the sidebar to fetch them.",
-        "{model}의 학습된 가중치가 이 컴퓨터에 없습니다. 사이드바에서 {model}을(를) 골라 내려받으세요.",
+        "{model}의 학습된 가중치가 이 컴퓨터에 없습니다. 사이드바에서 {model} 모델을 골라 내려받으세요.",
     ),
     "weightserr.unreadable": (
         "The weights file of {model} cannot be read or does not fit the model: fetch or train it again, or "
@@ -209,7 +209,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "fm.cam_alpha": ("Heatmap opacity", "히트맵 불투명도"),
     "fm.cam_caption": (
         "Where the model finds '{name}' (p = {p:.3f})",
-        "모델이 '{name}'을(를) 찾은 곳 (p = {p:.3f})",
+        "모델이 '{name}' 클래스를 찾은 곳 (p = {p:.3f})",
     ),
     "fm.cam_raw": ("Grad-CAM at the layer's own resolution", "층 자체 해상도의 Grad-CAM"),
     # --- Architectures --------------------------------------------------------------------------------
@@ -265,7 +265,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "arch.vgg_vs_resnet_note": (
         "ResNet-18 is deeper than VGG-16 in blocks yet has far fewer parameters: global average pooling "
         "replaces VGG's huge FC layers, and skip connections let the gradient reach the early layers.",
-        "ResNet-18은 VGG-16보다 파라미터가 훨씬 적습니다: VGG의 거대한 FC 층 대신 전역 평균 풀링을 쓰고, "
+        "ResNet-18은 블록 기준으로 VGG-16보다 깊지만 파라미터는 훨씬 적습니다: VGG의 거대한 FC 층 대신 전역 평균 풀링을 쓰고, "
         "스킵 연결 덕분에 기울기가 앞쪽 층까지 전달됩니다.",
     ),
     # --- Image as data --------------------------------------------------------------------------------
@@ -361,17 +361,17 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "converr.kernel_too_large": (
         "The kernel spans {span} and is larger than the padded input ({padded}).",
-        "필터가 덮는 크기 {span}이(가) 패딩을 더한 입력 크기 {padded}보다 큽니다.",
+        "필터가 덮는 크기({span})가 패딩을 더한 입력 크기({padded})보다 큽니다.",
     ),
     "converr.pool_padding": (
         "Pooling padding must be at most half the kernel size.",
         "풀링의 패딩은 필터 크기의 절반 이하여야 합니다 (패딩 {padding}, 필터 {kernel}).",
     ),
-    "converr.empty": ("The {name} is empty.", "{name}이(가) 비어 있습니다."),
-    "converr.ndim": ("The {name} has the wrong shape {shape}.", "{name}의 모양 {shape}이(가) 맞지 않습니다."),
+    "converr.empty": ("The {name} is empty.", "{name} 배열이 비어 있습니다."),
+    "converr.ndim": ("The {name} has the wrong shape {shape}.", "{name}의 모양({shape})이 맞지 않습니다."),
     "converr.not_finite": (
         "The {name} has values that are not numbers.",
-        "{name}에 숫자가 아닌 값(NaN, 무한대)이 있습니다.",
+        "{name} 배열에 숫자가 아닌 값(NaN, 무한대)이 있습니다.",
     ),
     "converr.kernel_not_square": (
         "The kernel must be square.",
@@ -379,7 +379,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "converr.channels_mismatch": (
         "The kernel's channels do not match the input's.",
-        "필터의 채널 수 {kernel_channels}와(과) 입력의 채널 수 {input_channels}가 다릅니다.",
+        "필터의 채널 수({kernel_channels})와 입력의 채널 수({input_channels})가 다릅니다.",
     ),
     "converr.reflect_padding": (
         "Reflect padding must be smaller than the input size.",
@@ -453,8 +453,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "conv.not_divisible": (
         "{num} is not divisible by the stride {s} (remainder {r}): the formula gives a fraction, and PyTorch "
         "rounds down to {o} — the last {r} row(s) of the padded input are never covered by the filter.",
-        "{num}은(는) 스트라이드 {s}로 나누어떨어지지 않습니다 (나머지 {r}). 공식의 값이 분수가 되며, PyTorch는 "
-        "내림하여 {o}을(를) 씁니다 — 패딩한 입력의 마지막 {r}줄은 필터가 닿지 않습니다.",
+        "분자({num})는 스트라이드({s})로 나누어떨어지지 않습니다 (나머지 {r}). 공식의 값이 분수가 되어 "
+        "PyTorch는 내림하므로 출력 크기는 {o}입니다 — 패딩한 입력의 마지막 {r}줄은 필터가 닿지 않습니다.",
     ),
     "conv.checked": (
         "The result is the size torch.nn.functional.conv2d returns (checked in the tests).",
@@ -485,7 +485,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "conv.pool.min": ("Min pooling", "최소 풀링 (min)"),
     "conv.gap": (
         "Global average pooling turns each channel of the colour image into one number: R, G, B = {values}.",
-        "전역 평균 풀링(GAP)은 각 채널을 하나의 숫자로 바꿉니다: R, G, B = {values}.",
+        "전역 평균 풀링(GAP)은 컬러 이미지의 각 채널을 하나의 숫자로 바꿉니다: R, G, B = {values}.",
     ),
     "conv.fc_help": (
         "An FC layer takes a vector, so a (C, H, W) feature map is flattened first. Each class's score is a "

@@ -71,7 +71,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "det.scene_caption": ("Shapes scene {seed}: {objects}", "도형 장면 {seed}: {objects}"),
     "det.running": (
         "Running {name} once and keeping every candidate box…",
-        "{name}을(를) 한 번 실행해 모든 후보 박스를 저장하는 중…",
+        "{name} 모델을 한 번 실행해 모든 후보 박스를 저장하는 중…",
     ),
     # --- thresholds -----------------------------------------------------------------------------------------
     "det.score": ("Score threshold", "점수 임계값 (score threshold)"),
@@ -117,7 +117,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "det.nms.caption": (
         "Coloured: kept. White: removed, because it overlaps a better box of the same class by IoU > "
         "{iou:.2f}.",
-        "색 박스: 남은 박스. 흰 박스: 같은 클래스의 더 좋은 박스와 IoU > {iou:.2f}로 겹쳐 지워진 박스.",
+        "색 박스: 남은 박스. 흰 박스: 같은 클래스의 더 좋은 박스와 IoU가 {iou:.2f}보다 크게 겹쳐 "
+        "지워진 박스.",
     ),
     "det.nms.removed": ("removed box", "지워진 박스"),
     "det.nms.by": ("removed by", "지운 박스"),
@@ -135,9 +136,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "YOLO's principle: ① the image is divided into an S×S grid of equal cells; ② every cell computes B "
         "bounding boxes with a confidence score and, at the same time, the most likely class; ③ the boxes "
         "whose score passes the threshold are kept (after NMS) as the final boxes and labels.",
-        "YOLO의 알고리즘 원리: ① 원본 이미지를 동일한 크기의 그리드(grid)로 나눔 ② 각 그리드에 대해 bbox와 "
-        "confidence score를 계산하고, 동시에 가장 높은 확률의 클래스를 선별 ③ 일정 이상의 확률 값을 갖는 "
-        "셀들을 연결하여 최종적으로 bbox와 라벨을 반환.",
+        "YOLO의 알고리즘 원리: ① 원본 이미지를 같은 크기의 S×S 그리드(grid)로 나눔 "
+        "② 각 셀이 바운딩 박스 B개와 confidence score를 계산하고, 동시에 가장 높은 확률의 클래스를 "
+        "선별 ③ 점수가 임계값을 넘는 박스를 (NMS 후) 최종 박스와 라벨로 남김.",
     ),
     "det.grid.overlay": (
         "Cells tinted by confidence; red outline: the cell responsible for each object (it holds the centre "
@@ -151,13 +152,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "det.grid.class": ("Most likely class per cell", "셀별로 가장 확률이 높은 클래스"),
     "det.dense.title": (
         "1-stage: dense predictions on every pyramid level",
-        "1-stage: 피라미드의 모든 층에서 촘촘한 예측",
+        "1-stage: 피라미드의 모든 레벨에서 촘촘한 예측",
     ),
-    "det.dense.level": ("Pyramid level", "피라미드 층"),
+    "det.dense.level": ("Pyramid level", "피라미드 레벨"),
     "det.dense.caption": (
         "{name}: {rows} × {cols} positions, one every {cell:.0f} pixels; each value is the best class score "
         "over the position's anchors.",
-        "{name}: {rows} × {cols} 위치, {cell:.0f} 픽셀마다 하나; 각 값은 그 위치의 anchor들 중 가장 높은 "
+        "{name}: {rows} × {cols} 위치, {cell:.0f} 픽셀마다 하나; 각 값은 그 위치의 앵커 박스들 중 가장 높은 "
         "클래스 점수입니다.",
     ),
     # --- 2-stage --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "Image generation makes new images from what a model has learned. A **GAN** trains a generator and a "
         "discriminator against each other until the generator's fakes look real; **style transfer** keeps the "
         "content of one image and takes the style of another.",
-        "이미지 생성은 주어진 이미지를 바탕으로 새로운 이미지를 만드는 모델입니다. **GAN**은 Generator(생성자)와 "
+        "이미지 생성은 모델이 학습한 것을 바탕으로 새로운 이미지를 만드는 과제입니다. **GAN**은 Generator(생성자)와 "
         "Discriminator(판별자)를 서로 적대적으로 학습시켜 진짜 같은 가짜 이미지를 생성하고, **Style Transfer**"
         "(스타일 변환)는 content image의 내용에 style image의 특징을 적용합니다.",
     ),
@@ -36,28 +36,28 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "gen.gan.card_missing": (
         "No model card: the bundled GAN was not trained here (`python -m cnnviz.train dcgan`).",
-        "모델 카드가 없습니다: 포함된 GAN이 학습되지 않았습니다 (`python -m cnnviz.train dcgan`).",
+        "모델 카드가 없습니다: 포함된 GAN을 이 컴퓨터에서 학습하지 않았습니다 (`python -m cnnviz.train dcgan`).",
     ),
     "gen.gan.samples": ("Generated digits", "생성된 숫자"),
-    "gen.gan.seed": ("Seed of the latent vectors z", "잠재 벡터 z의 seed"),
+    "gen.gan.seed": ("Seed of the latent vectors z", "잠재 벡터 z의 시드"),
     "gen.gan.seed_help": (
         "The same seed always draws the same latent vectors, so it always gives the same digits.",
-        "같은 seed는 항상 같은 잠재 벡터를 뽑으므로 항상 같은 숫자가 나옵니다.",
+        "같은 시드는 항상 같은 잠재 벡터를 뽑으므로 항상 같은 숫자가 나옵니다.",
     ),
     "gen.gan.count": ("How many", "개수"),
     "gen.gan.samples_caption": (
         "{n} digits from seed {seed}; the discriminator finds them real with probability {mean:.2f} on average.",
-        "seed {seed}에서 생성한 숫자 {n}개; 판별자가 진짜라고 볼 확률 평균 {mean:.2f}.",
+        "시드 {seed}에서 생성한 숫자 {n}개; 판별자가 진짜라고 볼 확률 평균 {mean:.2f}.",
     ),
-    "gen.gan.walk": ("A walk through latent space", "잠재 공간(latent space) 산책"),
+    "gen.gan.walk": ("A walk through latent space", "잠재 공간(latent space) 속 이동"),
     "gen.gan.walk_help": (
         "Nearby latent vectors give similar digits, so moving z step by step from one point to another "
         "morphs one digit into another.",
         "가까운 잠재 벡터는 비슷한 숫자를 만들기 때문에, z를 한 점에서 다른 점으로 조금씩 옮기면 숫자가 "
         "서서히 다른 숫자로 바뀝니다.",
     ),
-    "gen.gan.walk_a": ("Start (seed)", "시작점 (seed)"),
-    "gen.gan.walk_b": ("End (seed)", "끝점 (seed)"),
+    "gen.gan.walk_a": ("Start (seed)", "시작점 (시드)"),
+    "gen.gan.walk_b": ("End (seed)", "끝점 (시드)"),
     "gen.gan.walk_steps": ("Images on the way", "중간 이미지 수"),
     "gen.gan.walk_mode": ("Path", "경로"),
     "gen.gan.walk_mode.spherical": ("spherical (slerp)", "구면 보간 (slerp)"),
@@ -97,7 +97,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "gen.gan.snap_caption": ("Epoch {epoch}", "Epoch {epoch}"),
     "gen.gan.snap_missing": (
         "No training snapshots: the bundled GAN was not trained here (`python -m cnnviz.train dcgan`).",
-        "학습 스냅샷이 없습니다 (`python -m cnnviz.train dcgan`).",
+        "학습 스냅샷이 없습니다: 포함된 GAN을 이 컴퓨터에서 학습하지 않았습니다 (`python -m cnnviz.train dcgan`).",
     ),
     "gen.gan.losses": ("Losses per epoch", "epoch별 손실"),
     "gen.gan.scores": ("Discriminator's mean score per epoch", "epoch별 판별자 평균 점수"),
@@ -111,20 +111,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "gen.gan.layers_help": (
         "Shapes from a real forward pass of one latent vector: each stride-2 transposed convolution doubles "
         "the height and width, the reverse of a stride-2 convolution.",
-        "잠재 벡터 하나로 실제로 순전파한 결과의 크기입니다: stride 2 전치 합성곱마다 높이와 너비가 두 배가 "
-        "됩니다 (stride 2 합성곱의 반대).",
+        "잠재 벡터 하나로 실제로 순전파한 결과의 크기입니다: 스트라이드 2 전치 합성곱마다 높이와 너비가 두 배가 "
+        "됩니다 (스트라이드 2 합성곱의 반대).",
     ),
     "gen.gan.col.layer": ("layer", "층"),
     "gen.gan.col.kind": ("type", "종류"),
     "gen.gan.col.kernel": ("filter", "필터"),
-    "gen.gan.col.stride": ("stride", "stride"),
-    "gen.gan.col.padding": ("padding", "padding"),
+    "gen.gan.col.stride": ("stride", "스트라이드"),
+    "gen.gan.col.padding": ("padding", "패딩"),
     "gen.gan.col.shape": ("output (C × H × W)", "출력 (C × H × W)"),
     "gen.gan.col.params": ("parameters", "파라미터 수"),
     "gen.gan.layer": ("Feature maps of layer", "특징 맵을 볼 층"),
     "gen.gan.layer_caption": (
         "{layer}: {c} channels of {h}×{w} (seed {seed})",
-        "{layer}: {h}×{w} 채널 {c}개 (seed {seed})",
+        "{layer}: {h}×{w} 채널 {c}개 (시드 {seed})",
     ),
     "gen.gan.live": ("Train a GAN live", "GAN 직접 학습해 보기"),
     "gen.gan.live_help": (
@@ -168,7 +168,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "gen.style.no_vgg": (
         "VGG-16/19 pretrained weights are not on this machine, so the weight pack's ImageNet MobileNetV2 "
         "is used (Gatys et al. used VGG-19).",
-        "이 컴퓨터에 VGG-16/19 사전학습 가중치가 없어서 weight pack의 ImageNet MobileNetV2를 사용합니다 "
+        "이 컴퓨터에 VGG-16/19 사전학습 가중치가 없어서 가중치 팩의 ImageNet MobileNetV2를 사용합니다 "
         "(Gatys et al.은 VGG-19 사용).",
     ),
     "gen.style.untrained": (

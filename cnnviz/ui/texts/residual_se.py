@@ -12,7 +12,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "gradients). Below, every residual block of the chosen model on the chosen image: how large the "
         "gradient of L is at its input and output, and how much of it arrives through the skip and through the "
         "residual branch F.",
-        "ResNet의 Residual block은 이전 layer의 결과 x를 Convolution Layer 이후로 넘겨 그대로 더합니다: "
+        "ResNet의 잔차 블록(residual block)은 입력 x를 합성곱 층들 뒤로 넘겨 그 출력에 그대로 더합니다: "
         "H(x) = F(x) + x. 역전파 시 미분값은 ∂H/∂x = F'(x) + 1이므로 F'(x)가 작아도 skip connection의 “+1”이 "
         "기울기를 그대로 전달해 기울기 소실 문제를 예방합니다. 아래는 고른 모델의 모든 Residual block에서, 고른 "
         "이미지에 대한 L의 기울기가 블록의 입력과 출력에서 얼마나 큰지, 그리고 그중 얼마가 skip 경로와 잔차 "
@@ -83,7 +83,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "res.relu_note": (
         "H = ReLU(S) here ({modules} runs on the sum). The split is made at the sum S = F(x) + s(x), before "
         "the ReLU: g = ∂L/∂S = ∂L/∂H ⊙ 1[S > 0] already holds the ReLU's mask, which both paths share.",
-        "여기서는 H = ReLU(S)입니다 ({modules}가 합에 적용됨). 기울기는 ReLU 이전의 합 S = F(x) + s(x)에서 "
+        "여기서는 H = ReLU(S)입니다 ({modules} 모듈이 합에 적용됨). 기울기는 ReLU 이전의 합 S = F(x) + s(x)에서 "
         "나눕니다: g = ∂L/∂S = ∂L/∂H ⊙ 1[S > 0]에 ReLU의 마스크가 이미 들어 있고, 두 경로가 이를 함께 씁니다.",
     ),
     "res.gain": (
@@ -153,9 +153,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "channels to C/r, ReLU, an FC layer brings them back to C, and a sigmoid maps each to a weight between "
         "0 and 1. Scale: the feature map's channels are multiplied by those weights. The performance goes up "
         "much, the computation only a little (SENet won ILSVRC 2017).",
-        "SE block은 Feature Map의 각 채널에 상대적 중요도에 따른 가중치를 줍니다. Squeeze: GAP(global average "
+        "SE block은 특징 맵의 각 채널에 상대적 중요도에 따른 가중치를 줍니다. Squeeze: GAP(global average "
         "pooling)로 각 채널을 하나의 숫자로 묘사합니다 (1×1×C). Excitation: fc1이 C채널을 C/r개 채널로 축소하고, "
-        "ReLU, fc2가 다시 C채널로 늘린 뒤 Sigmoid를 거쳐 0~1 범위의 값을 지니게 됩니다. 마지막으로 Feature Map과 "
+        "ReLU를 거친 뒤 fc2가 다시 C채널로 늘린 뒤 Sigmoid를 거쳐 0~1 범위의 값을 지니게 됩니다. 마지막으로 특징 맵과 "
         "곱해져 채널에 가중치를 줍니다. 성능은 많이 향상되는 반면 연산량 증가는 많지 않습니다 (SENet, 2017 "
         "ILSVRC 1등).",
     ),
@@ -183,14 +183,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "se.axis.value": ("value", "값"),
     "se.block": ("SE block", "SE block"),
     "se.pipeline": ("The pipeline of {name}", "{name}의 계산 과정"),
-    "se.step.input": ("feature map", "Feature Map"),
+    "se.step.input": ("feature map", "특징 맵"),
     "se.step.squeeze": ("squeeze: GAP", "squeeze: GAP"),
     "se.step.fc1": ("FC: C → C/r", "fc1: C → C/r"),
     "se.step.fc2": ("FC: C/r → C", "fc2: C/r → C"),
     "se.step.scale": ("scale ×", "scale ×"),
     "se.shapes_caption": (
         "C = {c}, C/r = {cr} (r = {r:g}); between the FCs: {act}; gate: {gate}. Input feature map {h}×{w}×{c}.",
-        "C = {c}, C/r = {cr} (r = {r:g}); FC 사이: {act}; 게이트: {gate}. 입력 Feature Map {h}×{w}×{c}.",
+        "C = {c}, C/r = {cr} (r = {r:g}); FC 사이: {act}; 게이트: {gate}. 입력 특징 맵 {h}×{w}×{c}.",
     ),
     "se.squeeze": ("Squeeze (1×1×C)", "Squeeze (1×1×C)"),
     "se.reduced": ("Reduced (1×1×C/r), after {act}", "축소 (1×1×C/r), {act} 이후"),
