@@ -27,7 +27,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "{model} has no residual blocks (no module adds a branch to its own input), so there is no skip to "
         "split the gradient at. Models with residual blocks: {models}. The plain-vs-residual comparison below "
         "works whatever model is chosen.",
-        "{model}에는 Residual block이 없습니다 (자신의 입력에 branch를 더하는 모듈이 없음). 그래서 기울기를 나눌 "
+        "{model}에는 Residual block이 없습니다 (자신의 입력에 잔차 경로를 더하는 모듈이 없음). 그래서 기울기를 나눌 "
         "skip connection이 없습니다. Residual block이 있는 모델: {models}. 아래의 plain vs residual 비교는 어떤 "
         "모델을 골라도 볼 수 있습니다.",
     ),
@@ -41,15 +41,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "res.series.input": ("‖∂L/∂x‖ at the block's input", "블록 입력의 ‖∂L/∂x‖"),
     "res.series.output": ("‖∂L/∂H‖ at the block's output", "블록 출력의 ‖∂L/∂H‖"),
     "res.series.skip": ("through the skip ‖s'(x)ᵀg‖", "skip 경로로 온 부분 ‖s'(x)ᵀg‖"),
-    "res.series.branch": ("through the branch ‖F'(x)ᵀg‖", "잔차 branch로 온 부분 ‖F'(x)ᵀg‖"),
+    "res.series.branch": ("through the branch ‖F'(x)ᵀg‖", "잔차 경로로 온 부분 ‖F'(x)ᵀg‖"),
     "res.act_chart": ("Activation norms per block (log scale)", "블록별 활성값 크기 (로그 스케일)"),
     "res.series.x": ("‖x‖ input", "‖x‖ 입력"),
-    "res.series.fx": ("‖F(x)‖ residual branch", "‖F(x)‖ 잔차 branch"),
+    "res.series.fx": ("‖F(x)‖ residual branch", "‖F(x)‖ 잔차 경로"),
     "res.series.sx": ("‖s(x)‖ skip", "‖s(x)‖ skip"),
     "res.series.h": ("‖H(x)‖ output", "‖H(x)‖ 출력"),
     "res.share_chart": ("Shares of ∂L/∂x (they add up to 1)", "∂L/∂x 중 각 경로의 비율 (합은 1)"),
     "res.series.skip_share": ("skip share", "skip 비율"),
-    "res.series.branch_share": ("branch share", "branch 비율"),
+    "res.series.branch_share": ("branch share", "잔차 경로 비율"),
     "res.axis.norm": ("L2 norm", "L2 노름"),
     "res.axis.share": ("share", "비율"),
     "res.block": ("Block", "블록"),
@@ -68,7 +68,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "With an identity skip, the part of ∂L/∂x that comes through the skip is g itself, unchanged: the "
         "“+1” of ∂H/∂x = F'(x) + 1. The branch adds F'(x)ᵀg to it.",
         "항등 skip에서는 ∂L/∂x 중 skip을 통해 오는 부분이 g 그 자체입니다: ∂H/∂x = F'(x) + 1의 “+1”. 여기에 "
-        "branch가 F'(x)ᵀg를 더합니다.",
+        "잔차 경로가 F'(x)ᵀg를 더합니다.",
     ),
     "res.projection_eq": (
         "This block changes the shape of its input, so its skip is a projection s(x) = W_s x ({modules}): "
@@ -89,15 +89,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "res.gain": (
         "Through this block the gradient's size changes by ×{gain:.3g} (‖∂L/∂x‖ / ‖g‖). Without the skip only "
         "the branch's part, ‖F'(x)ᵀg‖ = {branch:.3g}, would reach x.",
-        "이 블록을 지나며 기울기 크기는 {gain:.3g}배가 됩니다 (‖∂L/∂x‖ / ‖g‖). skip이 없다면 branch 부분 "
+        "이 블록을 지나며 기울기 크기는 {gain:.3g}배가 됩니다 (‖∂L/∂x‖ / ‖g‖). skip이 없다면 잔차 경로 부분 "
         "‖F'(x)ᵀg‖ = {branch:.3g}만 x에 도달합니다.",
     ),
     "res.map.skip": ("Skip part of ∂L/∂x (norm over channels)", "∂L/∂x의 skip 부분 (채널 방향 노름)"),
-    "res.map.branch": ("Branch part of ∂L/∂x (norm over channels)", "∂L/∂x의 branch 부분 (채널 방향 노름)"),
+    "res.map.branch": (
+        "Branch part of ∂L/∂x (norm over channels)",
+        "∂L/∂x의 잔차 경로 부분 (채널 방향 노름)",
+    ),
     "res.nosplit": (
         "This block changes its sum in place after computing it, so the split into skip and branch cannot be "
         "measured here; the input and output gradients above still are.",
-        "이 블록은 합을 계산한 뒤 제자리(in-place)에서 바꾸므로 skip/branch 분해를 잴 수 없습니다. 위의 입력·출력 "
+        "이 블록은 합을 계산한 뒤 제자리(in-place)에서 바꾸므로 skip/잔차 경로 분해를 잴 수 없습니다. 위의 입력·출력 "
         "기울기는 그대로 유효합니다.",
     ),
     "res.depth_title": (
