@@ -16,7 +16,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "H(x) = F(x) + x. 역전파 시 미분값은 ∂H/∂x = F'(x) + 1이므로 F'(x)가 작아도 skip connection의 “+1”이 "
         "기울기를 그대로 전달해 기울기 소실 문제를 예방합니다. 아래는 고른 모델의 모든 Residual block에서, 고른 "
         "이미지에 대한 L의 기울기가 블록의 입력과 출력에서 얼마나 큰지, 그리고 그중 얼마가 skip 경로와 잔차 "
-        "branch F를 통해 오는지 보여줍니다.",
+        "경로(branch) F를 통해 오는지 보여줍니다.",
     ),
     "res.objective": ("L, the quantity differentiated", "L (미분하는 값)"),
     "res.objective.loss": ("loss: cross-entropy of the class", "손실: 그 클래스의 교차 엔트로피"),
