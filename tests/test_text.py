@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import string
 
+import numpy as np
 import pytest
 
 from cnnviz.analysis.conv import ERROR_MESSAGES
@@ -74,3 +75,20 @@ def test_model_caption_names_the_few_classes_a_small_classifier_knows() -> None:
     assert caption.endswith(tr("model.knows", "en", classes="0, 1, 2, 3, 4, 5, 6, 7, 8, 9"))
     imagenet = models.load("resnet18", pretrained=False)
     assert tr("model.knows", "en", classes="")[:20] not in model_caption(imagenet)  # 1000 classes: not listed
+
+
+def test_conv_errors_name_the_array_in_korean() -> None:
+    """The Korean sentence for a convolution error translates the array's name conv puts into it."""
+    from cnnviz.analysis.conv import ConvSettingsError, conv2d_steps
+    from cnnviz.ui.feedback import explain
+    from cnnviz.ui.text import set_language
+
+    with pytest.raises(ConvSettingsError) as caught:
+        conv2d_steps(np.ones((4, 4)), np.ones((0, 0)))
+    set_language("ko")
+    try:
+        sentence = explain(caught.value)
+    finally:
+        set_language("en")
+    assert sentence == tr(f"converr.{caught.value.key}", "ko", **{**caught.value.params, "name": "필터"})
+    assert "kernel" not in sentence

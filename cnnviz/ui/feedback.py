@@ -22,8 +22,11 @@ def explain(err: Exception) -> str:
     if isinstance(err, ConvSettingsError):
         key = f"converr.{err.key}"
         if lang == "ko" and key in TEXT:
+            params = dict(err.params)
+            if f"convname.{params.get('name')}" in TEXT:  # "kernel" -> 필터 inside the Korean sentence
+                params["name"] = t(f"convname.{params['name']}")
             try:
-                return t(key, **err.params)
+                return t(key, **params)
             except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
                 return str(err)
         return str(err)
