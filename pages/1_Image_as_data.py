@@ -16,8 +16,15 @@ st.write(t("img.intro"))
 st.subheader(t("img.zoom"))
 c1, c2, c3 = st.columns(3)
 size = c1.slider(t("img.size"), 2, 16, 8, key="px_size")
-top = c2.slider(t("img.top"), 0, max(0, h - size), min(h // 2, max(0, h - size)), key="px_top")
-left = c3.slider(t("img.left"), 0, max(0, w - size), min(w // 2, max(0, w - size)), key="px_left")
+
+
+def position(column, label: str, room: int, start: int, key: str) -> int:
+    """Where the window starts along one side; no slider when the window already covers that side."""
+    return column.slider(label, 0, room, min(start, room), key=key) if room > 0 else 0
+
+
+top = position(c2, t("img.top"), h - size, h // 2, "px_top")
+left = position(c3, t("img.left"), w - size, w // 2, "px_left")
 region = pixel_region(image, top, left, size)
 scale01 = st.toggle(t("img.scale01"), key="px_scale01")
 a, b = st.columns([1, 2])

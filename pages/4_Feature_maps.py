@@ -41,7 +41,7 @@ with left:
 
 
 @st.fragment
-def layer_view(fmaps: FeatureMaps) -> None:
+def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
     """Layer, grid, channel and statistics: a fragment, so switching them redraws only this column."""
     layer = st.selectbox(
         t("fm.layer"), fmaps.layers, index=0, key="layer", bind="query-params", help=t("fm.layer_help")
@@ -59,7 +59,8 @@ def layer_view(fmaps: FeatureMaps) -> None:
         t("fm.channel"),
         [int(i) for i in order],
         format_func=lambda i: t("fm.channel_item", i=i),
-        key="channel",
+        # One choice per model and layer: channel 5 of one layer is not channel 5 of another.
+        key=f"channel_{model_name}_{layer}",
     )
     st.plotly_chart(
         charts.heatmap(fmap[channel], title=t("fm.channel_title", i=channel, layer=layer)), key="fm_channel"
@@ -81,7 +82,7 @@ def layer_view(fmaps: FeatureMaps) -> None:
 
 
 with right:
-    layer_view(fmaps)
+    layer_view(fmaps, loaded.spec.name)
 
 if fmaps.logits is not None:
     st.subheader("Grad-CAM")

@@ -91,10 +91,16 @@ def test_feature_maps_controls() -> None:
     at.selectbox(key="layer").select("features.3").run()
     _ok(at)
     assert at.selectbox(key="layer").value == "features.3"
-    channel = _widget(at, "selectbox", "channel")
+    channel = next(w for w in at.selectbox if (w.key or "").startswith("channel_mobilenet_v2_features.3"))
     third = int(channel.options[2].split()[-1])  # options are shown as "channel N", most active first
     channel.select(third).run()
     _ok(at)
+    # Another layer opens its own most active channel, not the number picked on the last one.
+    at.selectbox(key="layer").select("features.4").run()
+    opened = next(w for w in at.selectbox if (w.key or "").startswith("channel_mobilenet_v2_features.4@"))
+    assert third in [int(o.split()[-1]) for o in opened.options]  # it could have been kept
+    assert opened.index == 0
+    at.selectbox(key="layer").select("features.3").run()
     at.slider(key="n_channels").set_value(8).run()
     _ok(at)
     target = next(w for w in at.selectbox if (w.key or "").startswith("cam_target_"))
@@ -113,6 +119,9 @@ def test_feature_maps_controls() -> None:
     _widget(at, "selectbox", "model").select("lenet5").run()
     _ok(at)
     assert "conv1" in at.selectbox(key="layer").options
+    # Another model opens its own most active channel, not the channel picked for the last one.
+    opened = next(w for w in at.selectbox if (w.key or "").startswith("channel_lenet5_"))
+    assert opened.index == 0
     assert any(tr("note.gray", "en") in c.value for c in at.caption)
 
 
@@ -164,6 +173,19 @@ def test_image_as_data_controls() -> None:
     _ok(at)
     _widget(at, "selectbox", "image").select("digit-5").run()
     _ok(at)
+
+
+@pytest.mark.parametrize("size", [(5, 4), (8, 8), (1, 1), (40, 3)])
+def test_image_as_data_with_an_image_no_bigger_than_the_window(size: tuple[int, int]) -> None:
+    """The window covers the whole side: no position slider for it, and the page goes on."""
+    at = _app().run()
+    _widget(at, "segmented_control", "src").set_value("upload").run()
+    at.file_uploader(key="upload").upload("small.png", _png(size=size), "image/png").run()
+    at.switch_page("pages/1_Image_as_data.py").run()
+    _ok(at)
+    keys = {s.key for s in at.slider}
+    assert ("px_top" in keys) == (size[1] > 8) and ("px_left" in keys) == (size[0] > 8)
+    assert at.get("plotly_chart"), "the window's matrices are drawn"
 
 
 def test_convolution_controls_and_impossible_settings() -> None:
