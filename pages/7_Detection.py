@@ -266,7 +266,8 @@ if st.toggle(t("det.compare.run"), key="det_cmp_run"):
                     ms=other_raw.seconds * 1000,
                 ),
             )
-            published = reference_map(other.spec)
+            # A published mAP belongs to the trained weights only.
+            published = reference_map(other.spec) if other.weights != "untrained" else None
             results.append(
                 {
                     t("det.compare.col.model"): name,
