@@ -44,10 +44,22 @@ def heatmap(
             title=dict(text=title, font=dict(size=12), x=0.0) if compact else dict(text=title),
             margin=dict(l=10, r=10, t=40 if title else 10, b=10),
             height=240 if compact else 420,
-            yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
-            xaxis=dict(constrain="domain"),
+            # Small maps get a tick per row and column; plotly's own would fall on half cells.
+            yaxis=dict(
+                autorange="reversed",
+                scaleanchor="x",
+                constrain="domain",
+                dtick=1 if a.shape[0] <= 12 else None,
+            ),
+            xaxis=dict(constrain="domain", dtick=1 if a.shape[-1] <= 12 else None),
         ),
     )
+
+
+def _number(value: float, fmt: str) -> str:
+    """`format(value, fmt)`, without the sign of a value that rounds to zero ("-0.00" reads as a number)."""
+    text = format(value, fmt)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
 MAX_WRITTEN_COLUMNS = 20
@@ -85,7 +97,7 @@ def matrix(
             zmax=zmax,
             zmid=zmid,
             showscale=False,
-            text=[[format(v, fmt) for v in row] for row in a],
+            text=[[_number(v, fmt) for v in row] for row in a],
             texttemplate="%{text}" if written else None,
             hovertemplate="row %{y}, col %{x}: %{text}<extra></extra>",
         )

@@ -389,3 +389,15 @@ def test_compact_heatmap_fits_a_narrow_column() -> None:
 def test_signed_matrix_centres_its_diverging_scale_on_zero() -> None:
     trace = charts.matrix(np.array([[0.0, 1.0], [0.0, 0.0]]), colorscale="RdBu", zmid=0).data[0]
     assert trace.zmid == 0  # a zero weight takes the scale's neutral middle, not its red end
+
+
+def test_matrix_writes_no_minus_sign_on_a_zero() -> None:
+    """0 × (−1) is −0.0 in floating point, and −0.001 rounds to zero: both are written "0.00"."""
+    trace = charts.matrix(np.array([[-0.0, -0.001, -0.006, 0.004]]), fmt=".2f").data[0]
+    assert list(trace.text[0]) == ["0.00", "0.00", "-0.01", "0.00"]
+
+
+def test_small_heatmap_ticks_every_cell() -> None:
+    small, large = charts.heatmap(np.zeros((4, 4))), charts.heatmap(np.zeros((56, 56)))
+    assert small.layout.yaxis.dtick == 1 and small.layout.xaxis.dtick == 1
+    assert large.layout.yaxis.dtick is None  # plotly picks the ticks of a large map

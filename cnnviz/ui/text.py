@@ -256,8 +256,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "arch.two3_help": ("2 · 3² · C² with C = {c}", "C = {c}일 때 2 · 3² · C²"),
     "arch.one5_help": ("5² · C² with C = {c}", "C = {c}일 때 5² · C²"),
     "arch.stack_result": (
-        "Two 3×3 convolutions see a {rf3}×{rf3} window of the input and one 5×5 a {rf5}×{rf5} window (the same "
-        "receptive field), but the 3×3 stack needs {ratio:.0%} of the weights and adds {n3} non-linearities instead of {n5}.",
+        "Two 3×3 convolutions in a row see a {rf3}×{rf3} window of the input, and one 5×5 convolution sees "
+        "{rf5}×{rf5}: the same receptive field. But the 3×3 stack needs {ratio:.0%} of the weights and adds {n3} non-linearities instead of {n5}.",
         "3×3 두 번은 입력의 {rf3}×{rf3} 영역을, 5×5 한 번은 {rf5}×{rf5} 영역을 봅니다 (같은 수용 영역). 하지만 3×3 두 번은 가중치가 "
         "{ratio:.0%}만 필요하고, 비선형성을 {n5}번이 아니라 {n3}번 더합니다.",
     ),

@@ -211,7 +211,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "gen.style.none": (
         "Choose the images and settings, then run: the output appears here step by step.",
-        "이미지와 설정을 고른 뒤 실행하세요: 출력이 step마다 여기에 나타납니다.",
+        "이미지와 설정을 고른 뒤 실행하세요: 출력이 단계마다 여기에 나타납니다.",
     ),
     "gen.style.losses": ("Losses while optimising", "최적화 중 손실"),
     "gen.style.loss.content": ("content", "content"),
