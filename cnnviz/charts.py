@@ -227,7 +227,7 @@ def layer_diagram(
             x1=1.0,
             y0=y - half,
             y1=y + half,
-            fillcolor=palette.get(kind, "#BAB0AC"),
+            fillcolor=palette.get(kind, "#79706E"),  # dark enough for the white label
             opacity=0.85,
             line=dict(width=0),
         )

@@ -60,7 +60,7 @@ st.plotly_chart(
         [r.name for r in shown],
         [r.kind for r in shown],
         [dims(r.output_shape[1:] if r.output_shape else None) for r in shown],
-        "×".join(str(d) for d in (spec.in_channels, *spec.input_size)),
+        dims((spec.in_channels, *spec.input_size)),
     ),
     key="arch_diagram",
 )
