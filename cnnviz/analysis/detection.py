@@ -35,7 +35,7 @@ from torchvision.ops import box_iou, nms
 
 from cnnviz.capture import capture, model_lock
 from cnnviz.data import shapes
-from cnnviz.models.detectors import MTCNN, YoloMini, decode_grid, detector_kind
+from cnnviz.models.detectors import MTCNN, YoloMini, classes_apart, decode_grid, detector_kind
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -184,10 +184,8 @@ def filter_detections(
     if max_detections < 1:
         raise ValueError(f"max_detections must be at least 1, got {max_detections}")
     above = np.flatnonzero(raw.scores >= score_threshold)
-    # torchvision's batched_nms shifts class k by k * (max + 1), which lets boxes with negative coordinates
-    # (YOLO's reach past the image's edge) land on the previous class's: the classes are kept apart here.
     keep = nms(
-        torch.from_numpy(_classes_apart(raw.boxes[above], raw.labels[above])),
+        classes_apart(torch.from_numpy(raw.boxes[above]), torch.from_numpy(raw.labels[above])),
         torch.from_numpy(raw.scores[above]).float(),
         iou_threshold,
     ).numpy()[:max_detections]
@@ -209,19 +207,6 @@ def filter_detections(
 
 def _name(categories: tuple[str, ...], label: int) -> str:
     return categories[label] if 0 <= label < len(categories) else str(label)
-
-
-def _classes_apart(boxes: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """``(K, 4)`` float32 boxes with class ``k`` shifted by ``k`` times the span of all coordinates.
-
-    Boxes of different classes then never overlap (negative coordinates included), so one NMS over all of
-    them is NMS class by class.
-    """
-    shifted = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    if len(shifted):
-        span = shifted.max() - min(shifted.min(), 0.0) + 1.0
-        shifted = shifted + (np.asarray(labels, dtype=np.float64) * span)[:, None]
-    return shifted.astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------------ NMS
@@ -292,7 +277,8 @@ def explain_nms(raw: RawDetections, score_threshold: float, iou_threshold: float
     """
     _check_fraction("score_threshold", score_threshold)
     above = np.flatnonzero(raw.scores >= score_threshold)
-    trace = nms_steps(_classes_apart(raw.boxes[above], raw.labels[above]), raw.scores[above], iou_threshold)
+    apart = classes_apart(torch.from_numpy(raw.boxes[above]), torch.from_numpy(raw.labels[above]))
+    trace = nms_steps(apart.numpy(), raw.scores[above], iou_threshold)
     by = np.where(trace.suppressed_by >= 0, above[np.maximum(trace.suppressed_by, 0)], -1)
     return NmsTrace(keep=above[trace.keep], boxes=above, suppressed_by=by, overlap=trace.overlap)
 

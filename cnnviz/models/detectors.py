@@ -77,6 +77,7 @@ __all__ = [
     "ResizeTransform",
     "YoloMini",
     "average_precision",
+    "classes_apart",
     "decode_grid",
     "detector_kind",
     "evaluate_map",
@@ -216,6 +217,20 @@ class GridDecoding:
     scores: Tensor
     labels: Tensor
     cells: Tensor
+
+
+def classes_apart(boxes: Tensor, labels: Tensor) -> Tensor:
+    """``(K, 4)`` float32 boxes with class ``k`` shifted by ``k`` times the span of all coordinates.
+
+    Boxes of different classes then never overlap, so one plain NMS over all of them is NMS class by class.
+    torchvision's ``batched_nms`` shifts by ``k * (max + 1)``, which lets a box reaching past the image's
+    top-left edge (YOLO's do) land on the previous class's boxes; the span here counts negative coordinates.
+    """
+    shifted = boxes.detach().to(torch.float64).reshape(-1, 4)
+    if len(shifted):
+        span = shifted.max() - shifted.min().clamp(max=0.0) + 1.0
+        shifted = shifted + (labels.to(torch.float64) * span)[:, None]
+    return shifted.to(torch.float32)
 
 
 def decode_grid(
@@ -478,10 +493,7 @@ def evaluate_map(
         for k in range(len(decoded.boxes)):
             keep = decoded.scores[k] >= _EVAL_SCORE_FLOOR
             boxes, scores, labels = decoded.boxes[k][keep], decoded.scores[k][keep], decoded.labels[k][keep]
-            # Moved to non-negative coordinates first: batched_nms shifts class k by k * (max + 1), so a box
-            # reaching past the image's top-left edge could otherwise suppress a box of another class.
-            low = boxes.min().clamp(max=0) if len(boxes) else 0.0
-            kept = torchvision.ops.batched_nms(boxes - low, scores, labels, _EVAL_NMS_IOU)
+            kept = nms(classes_apart(boxes, labels), scores, _EVAL_NMS_IOU)
             detections.append((boxes[kept], scores[kept], labels[kept]))
     truth = [(t["boxes"], t["labels"]) for t in targets]
     return mean_average_precision(detections, truth, _NUM_CLASSES, 0.5)
