@@ -31,16 +31,22 @@ def explain(err: Exception) -> str:
                 return str(err)
         return str(err)
     if isinstance(err, WeightsMissingError):
-        key = f"weightserr.{err.key}"
-        if key in TEXT and err.model:
-            return t(key, model=err.model)
+        if _keyed(err):
+            return t(f"weightserr.{err.key}", model=err.model)
         return t("err.weights", why=str(err))
     return t("err.generic", why=str(err))
 
 
-def show_error(err: Exception) -> None:
-    """The sentence in an error box; a file path or a network error goes on a small line under it."""
-    st.error(explain(err))
-    detail = getattr(err, "detail", "")
-    if isinstance(err, WeightsMissingError) and detail and f"weightserr.{err.key}" in TEXT and err.model:
-        st.caption(t("weightserr.detail", detail=detail))
+def _keyed(err: WeightsMissingError) -> bool:
+    """Whether the table has the short sentence for `err` (its file and cause then go on a line below)."""
+    return f"weightserr.{err.key}" in TEXT and bool(err.model)
+
+
+def show_error(err: Exception, *, answered: bool = False) -> None:
+    """The sentence in an error box; a file path or a network error goes on a small line under it.
+
+    `answered`: the person already chose what to do about it (untrained weights), so it is a note.
+    """
+    (st.info if answered else st.error)(explain(err))
+    if isinstance(err, WeightsMissingError) and err.detail and _keyed(err):
+        st.caption(t("weightserr.detail", detail=err.detail))

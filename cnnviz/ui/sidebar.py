@@ -19,7 +19,7 @@ from PIL import Image
 
 from cnnviz import images, models
 from cnnviz.ui import cache, nav
-from cnnviz.ui.feedback import explain, show_error
+from cnnviz.ui.feedback import show_error
 from cnnviz.ui.text import LANGS, language, set_language, t
 from cnnviz.ui.widgets import remembered
 
@@ -231,10 +231,7 @@ def require_model(name: str | None) -> models.LoadedModel | None:
         said = st.container()  # the sentence goes above the checkbox that answers it
         untrained = st.checkbox(t("side.untrained"), key="untrained", help=t("side.untrained_help"))
         with said:
-            if untrained:  # chosen: no longer an error, but still said
-                st.info(explain(err))
-            else:
-                show_error(err)
+            show_error(err, answered=untrained)
         if untrained:
             with st.spinner(t("loading.model", name=name)):
                 return cache.load_model(name, allow_untrained=True)
