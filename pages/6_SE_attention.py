@@ -1,6 +1,5 @@
 """SE attention: squeeze -> FC -> ReLU -> FC -> sigmoid -> scale, block by block and channel by channel."""
 
-import numpy as np
 import streamlit as st
 
 from cnnviz import charts, images, models, render
@@ -129,12 +128,12 @@ def compare_ui(loaded: models.LoadedModel, choice: Choice, se: SEResult, block: 
         key="se_block_compare",
     )
     cols[0].caption(t("se.block_compare_help"))
-    diffs = [
-        float(np.mean(np.abs(a.weights - b.weights))) for a, b in zip(se.blocks, se2.blocks, strict=True)
-    ]
     cols[1].plotly_chart(
         charts.grouped_bars(
-            se.names, {t("se.mean_abs"): diffs}, title=t("se.diff_chart"), x_title=t("se.axis.block")
+            se.names,
+            {t("se.mean_abs"): se.mean_abs_difference(se2).tolist()},
+            title=t("se.diff_chart"),
+            x_title=t("se.axis.block"),
         ),
         key="se_diff_chart",
     )

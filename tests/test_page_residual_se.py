@@ -186,7 +186,7 @@ def test_se_controls() -> None:
     at.selectbox(key="se_image2").select("coins").run()
     _ok(at)
     assert "coins: " in _texts(at)
-    # The per-block mean |Δw| chart (worked out inline by the page) against the two images' excitation
+    # The per-block mean |Δw| chart (SEResult.mean_abs_difference) against the two images' excitation
     # weights read here twice: with se_weights, and with plain forward hooks on each block's sigmoid gate.
     loaded = models.load("se-resnet-mini")
     blocks = ["layer1.0.se", "layer2.0.se", "layer3.0.se", "layer4.0.se"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -244,3 +246,17 @@ def test_se_and_residual_blocks_are_remembered_apart() -> None:
     model.train()  # a train/eval flag is part of the structure: found again
     assert find_se_blocks(model, _image()) == se
     assert len(calls) == 3
+
+
+def test_mean_abs_difference_of_two_images() -> None:
+    model = mini.se_resnet_mini().eval()
+    a, b = se_weights(model, _image(seed=1), maps=False), se_weights(model, _image(seed=2), maps=False)
+    diff = a.mean_abs_difference(b)
+    expected = [
+        sum(abs(float(p) - float(q)) for p, q in zip(x.weights, y.weights, strict=True)) / len(x.weights)
+        for x, y in zip(a.blocks, b.blocks, strict=True)
+    ]
+    np.testing.assert_allclose(diff, expected, rtol=1e-5)
+    assert (diff > 0).all() and not a.mean_abs_difference(a).any()
+    with pytest.raises(ValueError, match="different SE blocks"):
+        a.mean_abs_difference(dataclasses.replace(b, blocks=b.blocks[1:]))

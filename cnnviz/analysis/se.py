@@ -143,6 +143,19 @@ class SEResult:
                 return b
         raise KeyError(f"no SE block named {name!r}; blocks: {', '.join(self.names) or 'none'}")
 
+    def mean_abs_difference(self, other: SEResult) -> np.ndarray:
+        """(blocks,) float32: per block, the mean |w − w'| of the excitation weights of two images.
+
+        Raises:
+            ValueError: `other` comes from a model with other SE blocks.
+        """
+        if self.names != other.names:
+            raise ValueError(f"the two results have different SE blocks: {self.names} vs {other.names}")
+        return np.array(
+            [np.abs(a.weights - b.weights).mean() for a, b in zip(self.blocks, other.blocks, strict=True)],
+            dtype=np.float32,
+        )
+
     def weight_matrix(self) -> np.ndarray:
         """(blocks, max C) float32: each block's excitation weights, padded with NaN to the widest block."""
         width = max((len(b.weights) for b in self.blocks), default=0)
