@@ -40,23 +40,10 @@ def _python(code: str) -> float:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     import torch
+    from forward import default_model_forward
     from streamlit.testing.v1 import AppTest
 
-    from cnnviz import models
-    from cnnviz.images import load_sample
-    from cnnviz.ui.sidebar import PREFERRED_MODELS
-
-    name = next(n for n in PREFERRED_MODELS if models.weights_present(n))
-    loaded = models.load(name)
-    x = loaded.preprocess(load_sample("chelsea"))
-    with torch.no_grad():
-        loaded.model(x)
-        forward = []
-        for _ in range(10):
-            t0 = time.perf_counter()
-            loaded.model(x)
-            forward.append(time.perf_counter() - t0)
-    plain = statistics.median(forward)
+    name, weights, input_shape, plain = default_model_forward()
 
     # An absolute path: AppTest resolves a relative one against the calling file, which is this script.
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
@@ -94,7 +81,7 @@ def main() -> None:
     first = _python(_FIRST_RENDER)
 
     print(
-        f"model: {name} ({loaded.weights}), input {tuple(x.shape)}, torch {torch.__version__}, "
+        f"model: {name} ({weights}), input {input_shape}, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads"
     )
     print()

@@ -71,24 +71,6 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("streamlit did not start within 90 s")
 
 
-def _forward_seconds(name: str) -> float:
-    import torch
-
-    from cnnviz import models
-    from cnnviz.images import load_sample
-
-    loaded = models.load(name)
-    x = loaded.preprocess(load_sample("chelsea"))
-    times = []
-    with torch.no_grad():
-        loaded.model(x)
-        for _ in range(10):
-            t0 = time.perf_counter()
-            loaded.model(x)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def _timed_change(page, image_index: int, act) -> float:
     """Seconds from `act()` until the `image_index`-th picture of the page has a new address."""
     img = page.locator("[data-testid='stImage'] img").nth(image_index)
@@ -106,14 +88,12 @@ def _timed_change(page, image_index: int, act) -> float:
 
 def main() -> None:
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # imported outside a server: cache warnings
+    from forward import default_model_forward
     from playwright.sync_api import sync_playwright
 
-    from cnnviz import models
-    from cnnviz.ui.sidebar import PREFERRED_MODELS
     from cnnviz.ui.text import tr
 
-    name = next(n for n in PREFERRED_MODELS if models.weights_present(n))
-    forward = _forward_seconds(name)
+    name, _, _, forward = default_model_forward()
     port = _free_port()
     server = _serve(port)
     try:
