@@ -1,4 +1,4 @@
-"""What recording every layer costs: cnnviz.capture vs a plain forward and torchvision's FX extraction.
+"""What recording every layer costs: cnnviz.hooks vs a plain forward and torchvision's FX extraction.
 
     .venv/bin/python bench/capture.py [--repeats 5] [--models resnet50,vgg16]
 
@@ -52,7 +52,7 @@ from torchvision.models.feature_extraction import create_feature_extractor, get_
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnnviz.capture import capture
+from cnnviz.hooks import capture
 
 CONFIGS = ("plain", "capture", "summaries", "fx")
 GOALS = {"summaries": 1.10, "capture": 1.30}

@@ -1,7 +1,7 @@
 """One re-entrant lock per model object, shared by everything that runs or hooks a cached model.
 
 It sits at the bottom of the package so both `cnnviz.models` (which hands models to the pages) and
-`cnnviz.capture` (which attaches hooks) use the same lock for the same model.
+`cnnviz.hooks` (which attaches hooks) use the same lock for the same model.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import torchvision
 from torch import nn
 
 from cnnviz.analysis.cam import CamResult, Prediction, default_cam_layer, grad_cam, top_k
-from cnnviz.capture import model_lock
+from cnnviz.hooks import model_lock
 
 
 class TinyCNN(nn.Module):

@@ -1,4 +1,4 @@
-"""cnnviz.capture: hygiene, fidelity against torchvision's FX feature extraction, gradients, threads."""
+"""cnnviz.hooks: hygiene, fidelity against torchvision's FX feature extraction, gradients, threads."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torchvision
 from torch import Tensor, nn
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
-from cnnviz.capture import ChannelStats, capture, channel_stats, model_lock
+from cnnviz.hooks import ChannelStats, capture, channel_stats, model_lock
 
 
 @pytest.fixture(scope="module")

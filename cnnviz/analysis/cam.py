@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.capture import capture
+from cnnviz.hooks import capture
 
 __all__ = ["CamResult", "Prediction", "default_cam_layer", "grad_cam", "top_k"]
 

@@ -13,7 +13,7 @@ the real forward pass instead of a symbolic trace, for three reasons:
 - `torch.fx.Tracer.trace` patches `torch.nn.Module.__call__` and `__getattr__` for the whole process while it
   traces, so a model run by another thread at that moment (another Streamlit session) would run into the
   tracer. The recorder is a `TorchFunctionMode`, which is thread-local, plus forward hooks on the model's own
-  modules, which are registered and removed under `model_lock(model)` like `cnnviz.capture`'s.
+  modules, which are registered and removed under `model_lock(model)` like `cnnviz.hooks`'s.
 - A real run follows data-dependent control flow that symbolic tracing refuses, and records exactly the path
   taken (`if self.use_res_connect: ...`).
 - The same run can tap an operation: `intercept` may replace the result of a block's own function call, so

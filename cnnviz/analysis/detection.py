@@ -33,8 +33,8 @@ from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.ssd import SSD
 from torchvision.ops import box_iou, nms
 
-from cnnviz.capture import capture, model_lock
 from cnnviz.data import shapes
+from cnnviz.hooks import capture, model_lock
 from cnnviz.models.detectors import MTCNN, YoloMini, classes_apart, decode_grid, detector_kind
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from cnnviz.capture import capture
+from cnnviz.hooks import capture
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from cnnviz.capture import capture, model_lock
 from cnnviz.cpu import torch_threads
+from cnnviz.hooks import capture, model_lock
 from cnnviz.models import LoadedModel
 from cnnviz.models.gan import (
     DCGAN,

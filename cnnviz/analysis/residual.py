@@ -57,7 +57,7 @@ from cnnviz.analysis.dataflow import (
     check_image_batch,
     recording,
 )
-from cnnviz.capture import capture
+from cnnviz.hooks import capture
 from cnnviz.locks import model_lock
 
 __all__ = [

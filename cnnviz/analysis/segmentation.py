@@ -27,8 +27,8 @@ from PIL import Image
 from torch.nn import functional as F
 
 from cnnviz.analysis.conv import ConvSettingsError, transposed_output_size
-from cnnviz.capture import capture, model_lock
 from cnnviz.data import shapes
+from cnnviz.hooks import capture, model_lock
 from cnnviz.models import segmenters
 from cnnviz.weights import read_card
 
@@ -399,7 +399,7 @@ def size_path(model: LoadedModel, image: Image.Image) -> SizePath:
     interpolate their last map back up; Mask R-CNN pastes each box's 28×28 mask into the image).
 
     Returns:
-        The stages, as captured (with `cnnviz.capture`), not as computed from a formula.
+        The stages, as captured (with `cnnviz.hooks`), not as computed from a formula.
     """
     x = model.preprocess(image)
     names = _stage_names(model)

@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from cnnviz.capture import model_lock
 from cnnviz.cpu import torch_threads
+from cnnviz.hooks import model_lock
 from cnnviz.models import LoadedModel, get_spec, weights_present
 
 __all__ = [

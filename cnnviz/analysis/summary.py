@@ -1,6 +1,6 @@
 """The per-layer table of an architecture, like the lecture's LeNet-5 table.
 
-`summary(model, (1, 1, 32, 32))` runs the model once on zeros (eval mode, no grad, through `cnnviz.capture`)
+`summary(model, (1, 1, 32, 32))` runs the model once on zeros (eval mode, no grad, through `cnnviz.hooks`)
 and returns one `LayerRow` per leaf module (plus any container that owns parameters itself, so that the
 parameter column adds up to `sum(p.numel() for p in model.parameters())`).
 
@@ -42,7 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnviz.capture import Call, capture
+from cnnviz.hooks import Call, capture
 
 __all__ = ["LayerRow", "Totals", "shape_text", "summary", "summary_totals"]
 

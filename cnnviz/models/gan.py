@@ -362,7 +362,7 @@ def digit_quality(images: torch.Tensor, reference: torch.Tensor) -> dict[str, An
         ``class_shares``: share of the images LeNet-5 reads as each digit 0..9 (a GAN that collapsed onto few
         modes shows it here).
     """
-    from cnnviz.capture import capture
+    from cnnviz.hooks import capture
     from cnnviz.models.registry import load
 
     lenet = load("lenet5").model

@@ -187,7 +187,7 @@ class LoadedModel:
     def lock(self) -> threading.RLock:
         """Held while hooks are attached or the model runs, because a cached model is shared by sessions.
 
-        The same lock `cnnviz.capture.capture` takes for this model (`cnnviz.locks.model_lock`).
+        The same lock `cnnviz.hooks.capture` takes for this model (`cnnviz.locks.model_lock`).
         """
         return model_lock(self.model)
 
