@@ -51,7 +51,10 @@ from torch import Tensor, nn
 
 from cnnviz.locks import model_lock
 
-__all__ = ["Call", "Capture", "ChannelStats", "capture", "channel_stats", "model_lock"]
+__all__ = ["Call", "Capture", "ChannelStats", "Layer", "capture", "channel_stats", "layer_name", "model_lock"]
+
+Layer = str | nn.Module
+"""A layer named as in `model.named_modules()` (\"layer4.1.conv2\") or given as the module object itself."""
 
 _REDUCE_DIMS = {2: (0,), 3: (0, 2), 4: (0, 2, 3), 5: (0, 2, 3, 4)}
 
@@ -315,7 +318,7 @@ def channel_stats(activation: Tensor) -> ChannelStats:
 @contextmanager
 def capture(
     model: nn.Module,
-    layers: Iterable[str] | str | None = None,
+    layers: Iterable[Layer] | Layer | None = None,
     gradients: bool = False,
     reduce: bool = False,
     store: bool = True,
@@ -324,8 +327,9 @@ def capture(
 
     Args:
         model: Any module. It is run by the caller inside the block, as usual.
-        layers: Names from `model.named_modules()` to record; None records every submodule (not the model
-            itself; pass "" to include it). Unknown names raise ValueError before anything is registered.
+        layers: Names from `model.named_modules()` (or the module objects) to record; None records every
+            submodule (not the model itself; pass "" to include it). Unknown names raise ValueError before
+            anything is registered.
         gradients: Keep the graph of every recorded output so that `cap.backward(scalar)` can fill
             `cap.gradients`; the block then runs under `torch.enable_grad()`.
         reduce: Compute per-channel mean/max/min of each output inside the hook (`cap.stats`).
@@ -392,15 +396,35 @@ def _leaf_inputs(
     return tuple(swap(a) for a in args), {k: swap(v) for k, v in kwargs.items()}
 
 
-def _resolve_layers(modules: Mapping[str, nn.Module], layers: Iterable[str] | str | None) -> list[str]:
+def layer_name(model: nn.Module, layer: Layer) -> str:
+    """The `named_modules()` name of `layer`, given as a name or as the module object.
+
+    Raises:
+        ValueError: no module of `model` has that name (the sentence suggests close names) or is that object.
+        TypeError: `layer` is neither a str nor an nn.Module.
+    """
+    return _resolve_layers(dict(model.named_modules()), [layer])[0]
+
+
+def _resolve_layers(modules: Mapping[str, nn.Module], layers: Iterable[Layer] | Layer | None) -> list[str]:
     if layers is None:
         return [name for name in modules if name]
-    if isinstance(layers, str):
+    if isinstance(layers, str | nn.Module):
         layers = [layers]
-    wanted = list(dict.fromkeys(layers))
-    bad = [name for name in wanted if not isinstance(name, str)]
+    given = list(layers)
+    bad = [name for name in given if not isinstance(name, str | nn.Module)]
     if bad:
-        raise TypeError(f"layers must be module names (str), got {bad[:3]!r}")
+        raise TypeError(f"layers must be module names (str) or modules, got {bad[:3]!r}")
+    if any(isinstance(layer, nn.Module) for layer in given):
+        by_object = {id(m): name for name, m in reversed(list(modules.items()))}  # first name of a shared one
+        strays = [type(m).__name__ for m in given if isinstance(m, nn.Module) and id(m) not in by_object]
+        if strays:
+            raise ValueError(
+                f"layers has {len(strays)} module{'s' if len(strays) > 1 else ''} that "
+                f"{'are' if len(strays) > 1 else 'is'} not part of the model: {', '.join(strays[:3])}."
+            )
+        given = [by_object[id(m)] if isinstance(m, nn.Module) else m for m in given]
+    wanted = list(dict.fromkeys(given))
     unknown = [name for name in wanted if name not in modules]
     if unknown:
         known = [name for name in modules if name]
