@@ -415,6 +415,7 @@ def _resolve_layers(modules: Mapping[str, nn.Module], layers: Iterable[Layer] | 
     bad = [name for name in given if not isinstance(name, str | nn.Module)]
     if bad:
         raise TypeError(f"layers must be module names (str) or modules, got {bad[:3]!r}")
+    by_object: dict[int, str] = {}
     if any(isinstance(layer, nn.Module) for layer in given):
         by_object = {id(m): name for name, m in reversed(list(modules.items()))}  # first name of a shared one
         strays = [type(m).__name__ for m in given if isinstance(m, nn.Module) and id(m) not in by_object]
@@ -423,8 +424,7 @@ def _resolve_layers(modules: Mapping[str, nn.Module], layers: Iterable[Layer] | 
                 f"layers has {len(strays)} module{'s' if len(strays) > 1 else ''} that "
                 f"{'are' if len(strays) > 1 else 'is'} not part of the model: {', '.join(strays[:3])}."
             )
-        given = [by_object[id(m)] if isinstance(m, nn.Module) else m for m in given]
-    wanted = list(dict.fromkeys(given))
+    wanted = list(dict.fromkeys(by_object[id(m)] if isinstance(m, nn.Module) else m for m in given))
     unknown = [name for name in wanted if name not in modules]
     if unknown:
         known = [name for name in modules if name]

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cnnviz import charts, render
 from cnnviz.analysis.cam import top_k
-from cnnviz.analysis.features import FeatureMaps, channel_stats, rank_channels
+from cnnviz.analysis.features import FeatureMaps, feature_map_stats, rank_channels
 from cnnviz.images import image_digest
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import model_caption, page, require_model
@@ -65,7 +65,7 @@ def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
     st.plotly_chart(
         charts.heatmap(fmap[channel], title=t("fm.channel_title", i=channel, layer=layer)), key="fm_channel"
     )
-    stats = channel_stats(fmap)
+    stats = feature_map_stats(fmap)
     with st.expander(t("fm.stats")):
         st.dataframe(
             {

@@ -106,7 +106,7 @@ def test_translation_test_against_direct_forward_passes() -> None:
 
     lenet = models.load("lenet5")
     img = load_sample("digit-3")
-    test = augment.translation_test(lenet, img, max_shift=4, step=2)
+    test = augment.translation_test(lenet.model, lenet.preprocess(img), max_shift=4, step=2)
     assert test.shifts == (-4, -2, 0, 2, 4)
     x = lenet.preprocess(img)
     with torch.no_grad():
@@ -132,7 +132,7 @@ def test_feature_maps_equal_feature_extraction() -> None:
 
     lenet = models.load("lenet5")
     img = _image(40, 40)
-    fm = features.feature_maps(lenet, img)
+    fm = features.feature_maps(lenet.model, lenet.preprocess(img), mean=lenet.spec.mean, std=lenet.spec.std)
     nodes = {"conv1": "conv1", "pool2": "pool2", "fc1": "fc1", "fc2": "fc2"}
     extractor = create_feature_extractor(lenet.model, return_nodes=nodes)
     with torch.no_grad():
@@ -152,7 +152,7 @@ def test_channel_stats_and_ranking() -> None:
     rng = np.random.default_rng(0)
     fmap = rng.normal(size=(5, 4, 3)).astype(np.float32)
     fmap[2] = 0
-    stats = features.channel_stats(fmap)
+    stats = features.feature_map_stats(fmap)
     np.testing.assert_allclose(stats.mean, fmap.mean(axis=(1, 2)), rtol=1e-6)
     np.testing.assert_allclose(stats.max, fmap.max(axis=(1, 2)))
     np.testing.assert_allclose(stats.std, fmap.std(axis=(1, 2)), rtol=1e-5)
@@ -171,7 +171,7 @@ def test_channel_stats_of_a_relu_map_against_plain_python() -> None:
     fmap[1] += 0.5  # no zeros, min > 0
     fmap[4] = -np.abs(fmap[4]) - 0.25  # before the ReLU: negative min, no zeros
     fmap[5, :2] = 0  # at least 2 whole rows off
-    stats = features.channel_stats(fmap)
+    stats = features.feature_map_stats(fmap)
     for k in range(c):
         values = [float(v) for v in fmap[k].ravel()]
         assert stats.mean[k] == pytest.approx(statistics.fmean(values), rel=1e-6, abs=1e-7)
@@ -328,6 +328,6 @@ def test_overlay_resizes_the_image_to_the_heat_map() -> None:
 
 def test_feature_maps_leave_no_hooks() -> None:
     lenet = models.load("lenet5")
-    features.feature_maps(lenet, _image())
+    features.feature_maps(lenet.model, lenet.preprocess(_image()))
     assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in lenet.model.modules()) == 0
     assert not any(isinstance(m, nn.Module) and m.training for m in lenet.model.modules())

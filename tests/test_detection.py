@@ -403,7 +403,7 @@ def test_bundled_detector_reaches_its_card_map(monkeypatch: pytest.MonkeyPatch) 
 def test_detect_with_the_grid_detector_on_a_shapes_scene() -> None:
     loaded = models.load("yolo-mini")
     scene = detection.shapes_scene(1_000_003)
-    raw = detection.detect(loaded, images.from_array(scene.image))
+    raw = detection.detect_image(loaded, images.from_array(scene.image))
     assert raw.kind == "1-stage" and raw.image_size == (96, 96) and raw.input_shape == (1, 3, 96, 96)
     assert raw.boxes.shape == (72, 4) and raw.cells is not None and raw.cells.shape == (72, 3)
     grid = raw.grids[0]
@@ -442,8 +442,8 @@ def test_detect_maps_boxes_back_to_a_larger_image() -> None:
     loaded = models.load("yolo-mini")
     scene = detection.shapes_scene(1_000_003)
     big = images.from_array(scene.image).resize((192, 288))  # W = 192, H = 288
-    raw = detection.detect(loaded, big)
-    small = detection.detect(loaded, images.from_array(scene.image))
+    raw = detection.detect_image(loaded, big)
+    small = detection.detect_image(loaded, images.from_array(scene.image))
     assert raw.image_size == (288, 192)
     assert raw.grids[0].cell == (48.0, 32.0)
     best = int(np.argmax(small.scores))
@@ -466,7 +466,7 @@ def test_box_mapping_on_known_boxes() -> None:
     # A size that is no multiple of the input: 130 × 100 pixels, factors 130 / 96 and 100 / 96.
     loaded = models.load("yolo-mini")
     odd = images.from_array(detection.shapes_scene(1_000_003).image).resize((130, 100))
-    raw = detection.detect(loaded, odd)
+    raw = detection.detect_image(loaded, odd)
     with torch.no_grad():
         in_input = detectors.decode_grid(loaded.model(loaded.preprocess(odd))).boxes[0].double().numpy()
     np.testing.assert_allclose(raw.boxes, in_input * [130 / 96, 100 / 96, 130 / 96, 100 / 96], rtol=1e-6)
@@ -485,7 +485,7 @@ mtcnn_present = pytest.mark.skipif(
 def test_mtcnn_nets_match_the_weight_files_and_find_the_astronaut() -> None:
     loaded = models.load("mtcnn")  # load_state_dict is strict: every key and shape matches
     assert loaded.weights == "weight pack"
-    raw = detection.detect(loaded, images.load_sample("astronaut"))
+    raw = detection.detect_image(loaded, images.load_sample("astronaut"))
     assert raw.kind == "cascade"
     found = detection.filter_detections(raw, 0.7, 0.5)
     iou = box_iou(torch.from_numpy(found.boxes), torch.tensor([ASTRONAUT_FACE]))[:, 0]
@@ -514,7 +514,7 @@ def test_mtcnn_pnet_maps_cells_and_windows_on_every_scale() -> None:
     smaller = detectors.ResizeTransform(None, spec.mean, spec.std, max_side=256)
     half = dataclasses.replace(loaded, spec=dataclasses.replace(spec, transform=smaller))
     image = images.load_sample("astronaut")
-    raw = detection.detect(half, image)
+    raw = detection.detect_image(half, image)
     x = half.preprocess(image)
     assert x.shape == (1, 3, 256, 256) and raw.image_size == (512, 512)
     net = half.model
@@ -545,7 +545,7 @@ def test_mtcnn_without_weights_says_so(cnnviz_cache) -> None:
         models.load("mtcnn")
     untrained = models.load("mtcnn", allow_untrained=True)
     assert untrained.weights == "untrained" and untrained.message
-    raw = detection.detect(untrained, images.load_sample("astronaut").resize((96, 96)))
+    raw = detection.detect_image(untrained, images.load_sample("astronaut").resize((96, 96)))
     assert raw.kind == "cascade" and raw.boxes.shape[1] == 4
 
 
@@ -591,7 +591,7 @@ def test_torchvision_detectors_untrained_offline(name: str, no_network, torch_ho
     owner = net.roi_heads if hasattr(net, "roi_heads") else net
     before = (owner.score_thresh, owner.nms_thresh, owner.detections_per_img)
     image = images.load_sample("astronaut").resize((160, 120))
-    raw = detection.detect(loaded, image)
+    raw = detection.detect_image(loaded, image)
     # The post-processing thresholds were loosened only while the model ran; no hook is left behind.
     assert (owner.score_thresh, owner.nms_thresh, owner.detections_per_img) == before
     assert sum(len(m._forward_hooks) for m in net.modules()) == 0
@@ -629,7 +629,7 @@ def test_dense_level_maps_from_the_backbone_and_head(
         monkeypatch.setattr(net.transform, "min_size", (128,))
         monkeypatch.setattr(net.transform, "max_size", 192)
     image = images.load_sample("astronaut").resize((160, 120))
-    raw = detection.detect(loaded, image)
+    raw = detection.detect_image(loaded, image)
     head = net.head.classification_head
     with torch.no_grad():
         batch, _ = net.transform([loaded.preprocess(image)[0]])
@@ -658,7 +658,7 @@ def test_two_stage_proposals_are_the_rpn_boxes_in_image_pixels(no_network, torch
     loaded = models.load("fasterrcnn_mobilenet_v3_large_320_fpn", pretrained=False)
     net = loaded.model
     image = images.load_sample("astronaut").resize((160, 120))
-    raw = detection.detect(loaded, image)
+    raw = detection.detect_image(loaded, image)
     with torch.no_grad():
         batch, _ = net.transform([loaded.preprocess(image)[0]])
         proposals, _ = net.rpn(batch, net.backbone(batch.tensors))

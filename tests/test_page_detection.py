@@ -27,7 +27,7 @@ def _metrics(at: AppTest) -> dict[str, str]:
 
 def _direct(name: str, image: Image.Image, score: float, iou: float) -> detection.Detections:
     """What the page should show: cnnviz's detect and filter_detections run here, outside the page."""
-    return detection.filter_detections(detection.detect(models.load(name), image), score, iou)
+    return detection.filter_detections(detection.detect_image(models.load(name), image), score, iou)
 
 
 def _scene(seed: int) -> Image.Image:

@@ -183,7 +183,7 @@ def test_bundled_masks_have_the_input_size(name: str) -> None:
     loaded = models.load(name)
     image = _photo()
     x = loaded.preprocess(image)
-    semantic = seg.semantic_masks(loaded, image)
+    semantic = seg.semantic_masks_image(loaded, image)
     assert semantic.labels.shape == tuple(x.shape[-2:]) == segmenters.INPUT_SIZE
     assert semantic.image.shape == (*x.shape[-2:], 3)
     assert semantic.shares.sum() == pytest.approx(1.0)
@@ -201,7 +201,7 @@ def test_bundled_masks_have_the_input_size(name: str) -> None:
     assert semantic.categories == segmenters.SEGMENTATION_CLASSES
     if name == "fcn-mini-instance":
         scene_image, _, _ = seg.shapes_truth(1_000_001)
-        found = seg.instance_masks(loaded, scene_image)
+        found = seg.instance_masks_image(loaded, scene_image)
         assert found.masks.shape[1:] == segmenters.INPUT_SIZE
         assert found.instances  # a held-out scene has at least one object
         assert not (found.masks.sum(axis=0) > 1).any()  # each pixel belongs to at most one object
@@ -219,7 +219,7 @@ def test_torchvision_semantic_mask_has_the_input_size(no_network) -> None:
     image = _photo(60, 40)
     x = loaded.preprocess(image)
     assert x.shape[-2:] == (520, 780)  # the weights' transform resizes the shorter side to 520
-    semantic = seg.semantic_masks(loaded, image)
+    semantic = seg.semantic_masks_image(loaded, image)
     assert semantic.labels.shape == (520, 780)
     assert len(semantic.categories) == 21 and semantic.categories[0] == "__background__"
     # torchvision's models interpolate their scores back to the input's size: the map is their arg-max.
@@ -228,7 +228,7 @@ def test_torchvision_semantic_mask_has_the_input_size(no_network) -> None:
     np.testing.assert_array_equal(semantic.labels, labels)
     np.testing.assert_allclose(semantic.shares, np.bincount(labels.ravel(), minlength=21) / labels.size)
     assert len(semantic.present) > 2
-    path = seg.size_path(loaded, image)
+    path = seg.size_path_image(loaded, image)
     assert (path.stages[0].height, path.stages[-1].height) == (520, 520)
     assert path.smallest.height < 520 // 8  # the backbone shrinks, the head's map is upsampled back
     assert no_network == []
@@ -241,10 +241,10 @@ def test_mask_rcnn_instance_masks_have_the_input_size(no_network) -> None:
     loaded.model.transform.max_size = 240
     loaded.model.roi_heads.detections_per_img = 5
     image = _photo(90, 60)
-    found = seg.instance_masks(loaded, image, threshold=0.0)
+    found = seg.instance_masks_image(loaded, image, threshold=0.0)
     assert found.method == "mask-rcnn"
     assert found.masks.shape[1:] == (60, 90)
-    semantic = seg.semantic_masks(loaded, image, threshold=0.0)
+    semantic = seg.semantic_masks_image(loaded, image, threshold=0.0)
     assert semantic.source == "instances" and semantic.labels.shape == (60, 90)
     # Mask R-CNN's class map: each object's pixels painted with its class (the masks do not overlap).
     painted = np.zeros((60, 90), dtype=np.int64)
@@ -253,7 +253,7 @@ def test_mask_rcnn_instance_masks_have_the_input_size(no_network) -> None:
     np.testing.assert_array_equal(semantic.labels, painted)
     k = len(semantic.categories)
     np.testing.assert_allclose(semantic.shares, np.bincount(painted.ravel(), minlength=k) / painted.size)
-    path = seg.size_path(loaded, image)
+    path = seg.size_path_image(loaded, image)
     assert path.stages[-1].name == "mask" and (path.stages[-1].height, path.stages[-1].width) == (60, 90)
     assert any(s.per_box and s.height == 28 for s in path.stages)  # the mask head's 28×28 per box
     assert not path.smallest.per_box and path.smallest.name == "backbone.body.layer4"
@@ -288,7 +288,7 @@ def test_instance_masks_find_the_true_objects_with_the_heatmaps_scores(
     for seed in shapes.held_out_seeds(20):
         scene = shapes.scene(seed)
         image = Image.fromarray(scene.image)
-        found = seg.instance_masks(instance_fcn, image)
+        found = seg.instance_masks_image(instance_fcn, image)
         assert found.method == "centre-offset" and found.threshold == threshold
         for t in scene.instances:
             total += 1
@@ -388,7 +388,7 @@ def test_iou_per_class_against_hand_computed_values() -> None:
 
 def test_fcn_size_path_goes_down_then_up_as_captured(fcn: models.LoadedModel) -> None:
     image, _, _ = seg.shapes_truth(1_000_002)
-    path = seg.size_path(fcn, image)
+    path = seg.size_path_image(fcn, image)
     names = [s.name for s in path.stages]
     assert names == ["input", *segmenters.STAGES, "mask"]
     heights = [s.height for s in path.stages]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 from torchvision.transforms import v2
 
-if TYPE_CHECKING:
-    from cnnviz.models import LoadedModel
+from cnnviz.analysis.dataflow import check_image_batch
+from cnnviz.locks import model_lock
+from cnnviz.tensors import forward, model_view, on_model_device
 
 __all__ = ["AUGMENTATIONS", "TranslationTest", "augment", "translation_test"]
 
@@ -72,21 +73,43 @@ class TranslationTest:
 
 
 def translation_test(
-    model: LoadedModel, image: Image.Image, max_shift: int, step: int = 1
+    model: nn.Module,
+    x: torch.Tensor,
+    max_shift: int,
+    step: int = 1,
+    *,
+    mean: Sequence[float] = (0.0,),
+    std: Sequence[float] = (1.0,),
 ) -> TranslationTest:
     """Shifts the model's input by -max_shift..max_shift pixels (uncovered pixels become 0, the normalised
-    mean) in steps of `step`, and records the prediction at each shift in one batch."""
+    mean) in steps of `step`, and records the prediction at each shift in one batch.
+
+    Args:
+        model: a classifier: (N, K) scores for (N, C, H, W) inputs.
+        x: one preprocessed image, (1, C, H, W).
+        max_shift: the largest shift, in the input's pixels (capped at its width - 1).
+        step: pixels between two shifts.
+        mean: the normalisation `x` was made with, to show the shifted inputs as the model sees them.
+        std: likewise.
+
+    Raises:
+        ValueError: a negative shift or a step below 1; `x` is not one image; an output that is not (N, K).
+    """
     if max_shift < 0 or step < 1:
         raise ValueError(f"max_shift must be >= 0 and step >= 1, got {max_shift} and {step}.")
-    x = model.preprocess(image)  # (1, C, H, W)
+    check_image_batch(x)
     width = x.shape[-1]
     max_shift = min(max_shift, width - 1)
     shifts = tuple(range(-(max_shift // step) * step, max_shift + 1, step))
     batch = torch.cat([_shift(x, s) for s in shifts])
-    with model.lock, torch.no_grad():
-        probs = torch.softmax(model.model(batch), dim=1)
+    with model_lock(model), torch.no_grad():
+        out = forward(model, on_model_device(model, batch))
+    if not isinstance(out, torch.Tensor) or out.ndim != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the translation test needs a classifier's (N, K) scores, got {shape}.")
+    probs = torch.softmax(out.float(), dim=1).cpu()
     target = int(probs[shifts.index(0)].argmax())
-    views = tuple(model.model_view(b) for b in batch)
+    views = tuple(model_view(b, mean, std) for b in batch)
     return TranslationTest(
         shifts=shifts,
         target=target,

@@ -13,14 +13,14 @@ Two steps, so the page's sliders cost nothing:
 :func:`nms_steps` is NMS written out step by step (which box removed which), checked against
 ``torchvision.ops.nms``. Boxes are ``(x1, y1, x2, y2)`` in pixels of the image that was passed in.
 
->>> raw = detect(load("yolo-mini"), image)          # doctest: +SKIP
+>>> raw = detect_image(load("yolo-mini"), image)    # doctest: +SKIP
 >>> shown = filter_detections(raw, score_threshold=0.3, iou_threshold=0.5)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,9 +33,11 @@ from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.ssd import SSD
 from torchvision.ops import box_iou, nms
 
+from cnnviz.analysis.dataflow import check_image_batch
 from cnnviz.data import shapes
 from cnnviz.hooks import capture, model_lock
 from cnnviz.models.detectors import MTCNN, YoloMini, classes_apart, decode_grid, detector_kind
+from cnnviz.tensors import on_model_device
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -51,6 +53,7 @@ __all__ = [
     "SceneSample",
     "comparison_choices",
     "detect",
+    "detect_image",
     "explain_nms",
     "filter_detections",
     "nms_steps",
@@ -286,47 +289,79 @@ def explain_nms(raw: RawDetections, score_threshold: float, iou_threshold: float
 # ------------------------------------------------------------------------------------------- running
 
 
-def detect(model: LoadedModel, image: Image.Image) -> RawDetections:
-    """Runs a detector once on ``image`` and keeps every candidate, before threshold and NMS.
+def detect(
+    model: nn.Module,
+    x: Tensor,
+    *,
+    image_size: tuple[int, int] | None = None,
+    categories: Sequence[str] = (),
+    name: str = "",
+    weights: str = "",
+) -> RawDetections:
+    """Runs a detector once on one preprocessed image and keeps every candidate, before threshold and NMS.
 
     Supported: :class:`~cnnviz.models.detectors.YoloMini`, :class:`~cnnviz.models.detectors.MTCNN` and
-    torchvision's Faster R-CNN, RetinaNet, FCOS and SSD. The model's lock is held while it runs.
+    torchvision's Faster R-CNN, RetinaNet, FCOS and SSD (any module of these classes, trained or your own).
+    The model's lock is held while it runs.
+
+    Args:
+        model: the detector.
+        x: (1, C, H, W), as the detector's own preprocessing made it.
+        image_size: ``(H, W)`` of the picture `x` was made from; boxes come back in its pixels (default:
+            those of `x`).
+        categories: the class names, for the result.
+        name: what to call the model in the result.
+        weights: which weights it has, for the result.
 
     Raises:
-        TypeError: the model is not one of these.
+        TypeError: the model is none of the detectors above (the sentence names its class).
+        ValueError: `x` is not one image.
     """
-    net = model.model
-    x = model.preprocess(image)
-    size = (image.height, image.width)
+    check_image_batch(x)
+    x = on_model_device(model, x)
+    size = image_size or (int(x.shape[-2]), int(x.shape[-1]))
     scale = (size[0] / x.shape[-2], size[1] / x.shape[-1])  # model input pixels -> image pixels
-    with model_lock(net), torch.no_grad():
-        if isinstance(net, YoloMini):
-            parts = _run_grid(net, x, scale)
-        elif isinstance(net, MTCNN):
-            parts = _run_cascade(net, x, scale)
-        elif isinstance(net, GeneralizedRCNN):
-            parts = _run_two_stage(net, x, size)
-        elif isinstance(net, RetinaNet | FCOS | SSD):
-            parts = _run_dense(net, x, size)
+    with model_lock(model), torch.no_grad():
+        if isinstance(model, YoloMini):
+            parts, kind = _run_grid(model, x, scale), "1-stage"
+        elif isinstance(model, MTCNN):
+            parts, kind = _run_cascade(model, x, scale), "cascade"
+        elif isinstance(model, GeneralizedRCNN):
+            parts, kind = _run_two_stage(model, x, size), "2-stage"
+        elif isinstance(model, RetinaNet | FCOS | SSD):
+            parts, kind = _run_dense(model, x, size), "1-stage"
         else:
             raise TypeError(
-                f"model {model.spec.name!r} ({type(net).__name__}) is not a detector cnnviz can run"
+                f"{name or type(model).__name__} ({type(model).__name__}) is not a detector cnnviz can run: "
+                "it reads yolo-mini, MTCNN and torchvision's Faster R-CNN, RetinaNet, FCOS and SSD."
             )
     return RawDetections(
-        model=model.spec.name,
-        kind=detector_kind(model.spec),
-        weights=model.weights,
-        categories=tuple(model.categories),
+        model=name or type(model).__name__,
+        kind=kind,
+        weights=weights,
+        categories=tuple(categories),
         image_size=size,
         input_shape=tuple(x.shape),
         **parts,
     )
 
 
+def detect_image(model: LoadedModel, image: Image.Image) -> RawDetections:
+    """:func:`detect` for a loaded model and a picture: its own preprocessing, names and weights label."""
+    return detect(
+        model.model,
+        model.preprocess(image),
+        image_size=(image.height, image.width),
+        categories=model.categories,
+        name=model.spec.name,
+        weights=model.weights,
+    )
+
+
 def _scaled(boxes: Tensor, scale: tuple[float, float]) -> np.ndarray:
     """Boxes from model-input pixels to image pixels, as float32 numpy."""
     factor = torch.tensor([scale[1], scale[0], scale[1], scale[0]], dtype=torch.float32)
-    return (boxes.float() * factor).numpy().astype(np.float32)
+    return (boxes.float().cpu() * factor).numpy().astype(np.float32)
 
 
 def _run_grid(net: YoloMini, x: Tensor, scale: tuple[float, float]) -> dict[str, Any]:
@@ -339,16 +374,16 @@ def _run_grid(net: YoloMini, x: Tensor, scale: tuple[float, float]) -> dict[str,
     labels = decoded.labels[0].view(s, s, net.num_boxes)[..., 0]
     level = GridLevel(
         name=f"{s}×{s}",
-        confidence=confidence.numpy().astype(np.float32),
+        confidence=confidence.cpu().numpy().astype(np.float32),
         cell=(x.shape[-2] / s * scale[0], x.shape[-1] / s * scale[1]),
-        labels=labels.numpy(),
+        labels=labels.cpu().numpy(),
     )
     return {
         "boxes": _scaled(decoded.boxes[0], scale),
-        "scores": decoded.scores[0].numpy().astype(np.float32),
-        "labels": decoded.labels[0].numpy(),
+        "scores": decoded.scores[0].cpu().numpy().astype(np.float32),
+        "labels": decoded.labels[0].cpu().numpy(),
         "seconds": seconds,
-        "cells": decoded.cells.numpy(),
+        "cells": decoded.cells.cpu().numpy(),
         "grids": (level,),
     }
 
@@ -357,11 +392,11 @@ def _run_cascade(net: MTCNN, x: Tensor, scale: tuple[float, float]) -> dict[str,
     started = time.perf_counter()
     result = net.cascade(x)
     seconds = time.perf_counter() - started
-    landmarks = result.landmarks.float() * torch.tensor([scale[1], scale[0]])
+    landmarks = result.landmarks.float().cpu() * torch.tensor([scale[1], scale[0]])
     grids = tuple(
         GridLevel(
             name=f"scale {s:.2f}",
-            confidence=face.numpy().astype(np.float32),
+            confidence=face.cpu().numpy().astype(np.float32),
             cell=(2 / s * scale[0], 2 / s * scale[1]),
             window=12 / s * scale[1],
         )
@@ -369,15 +404,15 @@ def _run_cascade(net: MTCNN, x: Tensor, scale: tuple[float, float]) -> dict[str,
     )
     return {
         "boxes": _scaled(result.boxes, scale),
-        "scores": result.scores.numpy().astype(np.float32),
+        "scores": result.scores.cpu().numpy().astype(np.float32),
         "labels": np.zeros(len(result.scores), dtype=np.int64),
         "seconds": seconds,
         "stage_seconds": tuple(result.seconds.items()),
-        "landmarks": landmarks.numpy().astype(np.float32),
+        "landmarks": landmarks.cpu().numpy().astype(np.float32),
         "proposals": _scaled(result.proposals, scale),
-        "proposal_scores": result.proposal_scores.numpy().astype(np.float32),
+        "proposal_scores": result.proposal_scores.cpu().numpy().astype(np.float32),
         "refined": _scaled(result.refined, scale),
-        "refined_scores": result.refined_scores.numpy().astype(np.float32),
+        "refined_scores": result.refined_scores.cpu().numpy().astype(np.float32),
         "grids": grids,
     }
 
@@ -410,9 +445,9 @@ def _resized_size(
 def _results(output: list[dict[str, Tensor]]) -> dict[str, Any]:
     found = output[0]
     return {
-        "boxes": found["boxes"].numpy().astype(np.float32),
-        "scores": found["scores"].numpy().astype(np.float32),
-        "labels": found["labels"].numpy().astype(np.int64),
+        "boxes": found["boxes"].cpu().numpy().astype(np.float32),
+        "scores": found["scores"].cpu().numpy().astype(np.float32),
+        "labels": found["labels"].cpu().numpy().astype(np.int64),
     }
 
 
@@ -452,7 +487,7 @@ def _run_dense(net: RetinaNet | FCOS | SSD, x: Tensor, size: tuple[int, int]) ->
         grids.append(
             GridLevel(
                 name=f"level {k + 1}",
-                confidence=confidence.numpy().astype(np.float32),
+                confidence=confidence.cpu().numpy().astype(np.float32),
                 cell=(padded[-2] / h * scale[0], padded[-1] / w * scale[1]),
             )
         )

@@ -1,21 +1,19 @@
-"""Feature maps of every layer for one image, their per-channel statistics, and the channel order."""
+"""Feature maps of every layer for one input, their per-channel statistics, and the channel order."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 
+from cnnviz.analysis.dataflow import check_image_batch
 from cnnviz.hooks import capture
+from cnnviz.tensors import forward, model_view, on_model_device
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from cnnviz.models import LoadedModel
-
-__all__ = ["ChannelStats", "FeatureMaps", "channel_stats", "feature_maps", "rank_channels"]
+__all__ = ["FeatureMapStats", "FeatureMaps", "feature_map_stats", "feature_maps", "rank_channels"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class FeatureMaps:
         maps: module name -> (C, H, W) float32 array; vectors (FC layers) are (C, 1, 1).
         logits: the model's output for a classifier, (K,), else None.
         input_shape: the tensor the model saw, (1, C, H, W).
-        view: that tensor as an image, normalisation undone, (H, W, C) uint8 (`LoadedModel.model_view`).
+        view: that tensor as an image, normalisation undone, (H, W, C) uint8 (`cnnviz.tensors.model_view`).
     """
 
     layers: tuple[str, ...]
@@ -38,8 +36,12 @@ class FeatureMaps:
 
 
 @dataclass(frozen=True)
-class ChannelStats:
-    """Per-channel statistics of one layer's feature map, each (C,)."""
+class FeatureMapStats:
+    """Per-channel statistics of one layer's (C, H, W) feature map, each (C,).
+
+    Not `cnnviz.hooks.ChannelStats`, which a hook reduces over a whole batch while the model runs; these
+    are read off one stored map and add the spread and the share of zeros.
+    """
 
     mean: np.ndarray
     std: np.ndarray
@@ -48,41 +50,48 @@ class ChannelStats:
     zero_fraction: np.ndarray  # share of exact zeros: how much a ReLU switched off
 
 
-def _as_chw(t: torch.Tensor) -> np.ndarray | None:
-    """(1, C, H, W) -> (C, H, W); (1, F) -> (F, 1, 1); anything else is not a feature map."""
-    if t.dim() == 4:
-        return t[0].float().numpy()
-    if t.dim() == 2:
-        return t[0].float().numpy()[:, None, None]
-    if t.dim() == 3:  # (1, L, C)-style sequences are not CNN maps; (C, H, W) without batch is.
-        return None
-    return None
+def feature_maps(
+    model: nn.Module, x: torch.Tensor, *, mean: Sequence[float] = (0.0,), std: Sequence[float] = (1.0,)
+) -> FeatureMaps:
+    """Runs `model` once on `x` and keeps every module's output that is a feature map or a vector.
 
+    Args:
+        model: any module; it runs on its own device and `x` is moved there.
+        x: one preprocessed image, (1, C, H, W).
+        mean: the normalisation `x` was made with (one value or one per channel), to show what the model saw.
+        std: likewise.
 
-def feature_maps(model: LoadedModel, image: Image.Image) -> FeatureMaps:
-    """Runs `model` once on `image` and keeps every module's output as a (C, H, W) map."""
-    x = model.preprocess(image)
-    with torch.no_grad(), capture(model.model) as cap:
-        out = model.model(x)
+    Raises:
+        ValueError: `x` is not one image, or the model cannot take it (the sentence says why).
+    """
+    check_image_batch(x)
+    x = on_model_device(model, x)
+    with torch.no_grad(), capture(model) as cap:
+        out = forward(model, x)
     maps: dict[str, np.ndarray] = {}
     for name, t in cap.activations.items():
         if not name or "[" in name:  # the root module (== the output) and extra tuple parts
             continue
-        arr = _as_chw(t)
-        if arr is not None:
-            maps[name] = arr
+        if t.dim() == 4:  # (1, C, H, W)
+            maps[name] = t[0].float().cpu().numpy()
+        elif t.dim() == 2:  # (1, F): a vector, drawn as F channels of 1 × 1
+            maps[name] = t[0].float().cpu().numpy()[:, None, None]
     logits = None
     if isinstance(out, torch.Tensor) and out.dim() == 2:
-        logits = out[0].float().numpy()
+        logits = out[0].float().cpu().numpy()
     return FeatureMaps(
-        layers=tuple(maps), maps=maps, logits=logits, input_shape=tuple(x.shape), view=model.model_view(x)
+        layers=tuple(maps),
+        maps=maps,
+        logits=logits,
+        input_shape=tuple(x.shape),
+        view=model_view(x, mean, std),
     )
 
 
-def channel_stats(fmap: np.ndarray) -> ChannelStats:
+def feature_map_stats(fmap: np.ndarray) -> FeatureMapStats:
     """Statistics of a (C, H, W) map per channel."""
     flat = fmap.reshape(fmap.shape[0], -1)
-    return ChannelStats(
+    return FeatureMapStats(
         mean=flat.mean(axis=1),
         std=flat.std(axis=1),
         min=flat.min(axis=1),

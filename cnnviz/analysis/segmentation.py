@@ -5,9 +5,10 @@ and is as large as the input. Semantic segmentation gives each pixel a class; in
 tells apart objects of the same class. A CNN shrinks the image layer by layer, so a segmenter reverses
 convolution and pooling (transposed convolution, upsampling) to grow it back.
 
-- `semantic_masks(model, image)`: the class of every pixel, and the share of pixels per class;
-- `instance_masks(model, image)`: one mask per object;
-- `size_path(model, image)`: spatial size of each stage in a real forward pass (encoder down, decoder up);
+- `semantic_masks(model, x)`: the class of every pixel, and the share of pixels per class;
+- `instance_masks(model, x)`: one mask per object;
+- `size_path(model, x)`: spatial size of each stage in a real forward pass (encoder down, decoder up);
+- `*_image(loaded, image)`: the same for a `LoadedModel` and a picture (its preprocessing and class names);
 - `transposed_conv(x, kernel, stride, padding)`: a transposed convolution done by hand, stamp by stamp,
   checked against `torch.nn.functional.conv_transpose2d` and the size formula O = (I − 1)S − 2P + F;
 - `shapes_truth(seed)`: a synthetic shapes scene with its true semantic and instance masks.
@@ -24,12 +25,17 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from PIL import Image
+from torch import nn
 from torch.nn import functional as F
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.segmentation import FCN, LRASPP, DeepLabV3
 
 from cnnviz.analysis.conv import ConvSettingsError, transposed_output_size
+from cnnviz.analysis.dataflow import check_image_batch
 from cnnviz.data import shapes
 from cnnviz.hooks import capture, model_lock
 from cnnviz.models import segmenters
+from cnnviz.tensors import forward, model_view, on_model_device
 from cnnviz.weights import read_card
 
 if TYPE_CHECKING:
@@ -44,11 +50,15 @@ __all__ = [
     "Stage",
     "TransposedConv",
     "default_threshold",
+    "gives_instances",
     "instance_masks",
+    "instance_masks_image",
     "is_instance_model",
     "semantic_masks",
+    "semantic_masks_image",
     "shapes_truth",
     "size_path",
+    "size_path_image",
     "transposed_conv",
     "transposed_example",
 ]
@@ -172,20 +182,22 @@ def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
 # ---------------------------------------------------------------------------------------------- running
 
 
+def gives_instances(model: nn.Module) -> bool:
+    """Whether the network gives one mask per object: the bundled FCN-mini-instance or a Mask R-CNN."""
+    return isinstance(model, segmenters.InstanceFCNMini | MaskRCNN)
+
+
 def is_instance_model(model: LoadedModel) -> bool:
-    """Whether the model gives one mask per object (its spec has the tag "instance")."""
-    return "instance" in model.spec.tags
-
-
-def _is_mask_rcnn(model: LoadedModel) -> bool:
-    return model.spec.family == "Mask R-CNN"
+    """Whether the loaded model gives one mask per object (its spec has the tag "instance", or its network
+    is one of `gives_instances`)."""
+    return "instance" in model.spec.tags or gives_instances(model.model)
 
 
 def default_threshold(model: LoadedModel) -> float:
     """The threshold a page starts with: 0.5 for Mask R-CNN's scores; for FCN-mini-instance the centre-peak
     height its card was measured with (chosen on validation scenes)."""
-    if _is_mask_rcnn(model):
-        return 0.5
+    if isinstance(model.model, MaskRCNN):
+        return MASK_RCNN_THRESHOLD
     if model.spec.source == "bundled" and model.weights == "bundled":
         try:
             return float(
@@ -196,14 +208,20 @@ def default_threshold(model: LoadedModel) -> float:
     return segmenters.DEFAULT_CENTER_THRESHOLD
 
 
-def _forward(model: LoadedModel, image: Image.Image) -> tuple[Any, np.ndarray]:
-    """The model's raw output for `image` and the `(H, W, 3)` uint8 image it saw."""
-    x = model.preprocess(image)
-    with model_lock(model.model), torch.no_grad():
-        out = model.model(x)
-    view = model.model_view(image)
-    if view.shape[2] == 1:
-        view = np.repeat(view, 3, axis=2)
+MASK_RCNN_THRESHOLD = 0.5
+"""The lowest Mask R-CNN score kept unless a page says otherwise."""
+
+
+def _forward(
+    model: nn.Module, x: torch.Tensor, mean: Sequence[float], std: Sequence[float]
+) -> tuple[Any, np.ndarray]:
+    """The model's raw output for one preprocessed image and the `(H, W, 3)` uint8 image it saw."""
+    check_image_batch(x)
+    with model_lock(model), torch.no_grad():
+        out = forward(model, on_model_device(model, x))
+    view = model_view(x, mean, std)
+    if view.shape[2] != 3:
+        view = np.repeat(view[..., :1], 3, axis=2)
     return out, view
 
 
@@ -211,44 +229,65 @@ def _scores(out: Any) -> torch.Tensor:
     """`(K, H, W)` class scores of one image from a tensor or a torchvision-style `{"out": ...}` dict."""
     logits = out["out"] if isinstance(out, dict) else out
     if not isinstance(logits, torch.Tensor) or logits.ndim != 4:
-        raise TypeError("the model's output is not (N, K, H, W) class scores")
-    return logits[0]
+        shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"the model's output {shape} is not (N, K, H, W) class scores of every pixel.")
+    return logits[0].float().cpu()
 
 
-def semantic_masks(model: LoadedModel, image: Image.Image, threshold: float | None = None) -> SemanticMasks:
+def _names(categories: Sequence[str] | None, count: int) -> tuple[str, ...]:
+    return tuple(categories) if categories else tuple(f"class {k}" for k in range(count))
+
+
+def semantic_masks(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    categories: Sequence[str] | None = None,
+    mean: Sequence[float] = (0.0,),
+    std: Sequence[float] = (1.0,),
+    threshold: float | None = None,
+) -> SemanticMasks:
     """The class of every pixel: the argmax of the per-pixel class scores.
 
     For Mask R-CNN, which has no per-pixel class scores, the instance masks above `threshold` are painted with
     their class (`InstanceMasks.semantic`).
 
     Args:
-        model: a loaded segmentation model.
-        image: any RGB image; the model's own preprocessing sizes it.
-        threshold: only for Mask R-CNN, the lowest score kept (default `default_threshold`).
+        model: a segmenter: (1, K, H, W) scores (or torchvision's ``{"out": ...}``), or a Mask R-CNN.
+        x: one preprocessed image, (1, C, H, W).
+        categories: the K class names (default ``"class 0"`` …).
+        mean: the normalisation `x` was made with, to show what the model saw.
+        std: likewise.
+        threshold: only for Mask R-CNN, the lowest score kept (default 0.5).
 
     Returns:
         The map, as large as the model's input.
 
     Raises:
-        ValueError: `model` is not a segmentation model.
+        ValueError: the model gives no per-pixel class scores (the sentence gives its output's shape).
     """
-    if model.spec.task != "segmentation":
-        raise ValueError(f"model must be a segmentation model, got {model.spec.name} ({model.spec.task})")
-    if _is_mask_rcnn(model):
-        return instance_masks(model, image, threshold).semantic()
-    out, view = _forward(model, image)
-    labels = _scores(out).argmax(dim=0).numpy().astype(np.int64)
-    categories = tuple(model.categories)
+    if isinstance(model, MaskRCNN):
+        return instance_masks(
+            model, x, categories=categories, mean=mean, std=std, threshold=threshold
+        ).semantic()
+    out, view = _forward(model, x, mean, std)
+    scores = _scores(out)
+    labels = scores.argmax(dim=0).numpy().astype(np.int64)
+    names = _names(categories, int(scores.shape[0]))
     return SemanticMasks(
-        categories=categories,
-        labels=labels,
-        image=view,
-        shares=_shares(labels, len(categories)),
-        source="semantic",
+        categories=names, labels=labels, image=view, shares=_shares(labels, len(names)), source="semantic"
     )
 
 
-def instance_masks(model: LoadedModel, image: Image.Image, threshold: float | None = None) -> InstanceMasks:
+def instance_masks(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    categories: Sequence[str] | None = None,
+    mean: Sequence[float] = (0.0,),
+    std: Sequence[float] = (1.0,),
+    threshold: float | None = None,
+) -> InstanceMasks:
     """One mask per object.
 
     - FCN-mini-instance: peaks of the centre heatmap at least `threshold` high are the objects; each
@@ -257,9 +296,12 @@ def instance_masks(model: LoadedModel, image: Image.Image, threshold: float | No
       its box; where two masks overlap, the higher score keeps the pixel.
 
     Args:
-        model: an instance segmentation model (`is_instance_model`).
-        image: any RGB image.
-        threshold: lowest centre peak / score kept (default `default_threshold`).
+        model: an instance segmentation network (`gives_instances`).
+        x: one preprocessed image, (1, C, H, W).
+        categories: the class names (default ``"class 0"`` …).
+        mean: the normalisation `x` was made with.
+        std: likewise.
+        threshold: lowest centre peak / score kept (default 0.5 for Mask R-CNN, else the module's default).
 
     Returns:
         The objects, highest score first, masks as large as the model's input.
@@ -267,26 +309,34 @@ def instance_masks(model: LoadedModel, image: Image.Image, threshold: float | No
     Raises:
         ValueError: `model` gives no instance masks, or `threshold` is outside 0..1.
     """
-    if not is_instance_model(model):
-        raise ValueError(f"{model.spec.name} gives no instance masks; use an instance segmentation model")
-    threshold = default_threshold(model) if threshold is None else float(threshold)
+    if not gives_instances(model):
+        raise ValueError(
+            f"{type(model).__name__} gives no instance masks; use an instance segmentation model "
+            "(FCN-mini-instance or Mask R-CNN)."
+        )
+    mask_rcnn = isinstance(model, MaskRCNN)
+    if threshold is None:
+        threshold = MASK_RCNN_THRESHOLD if mask_rcnn else segmenters.DEFAULT_CENTER_THRESHOLD
+    threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-    out, view = _forward(model, image)
-    categories = tuple(model.categories)
+    out, view = _forward(model, x, mean, std)
     found: list[tuple[int, float, np.ndarray]] = []
-    if _is_mask_rcnn(model):
-        det = out[0]
+    if mask_rcnn:
+        det = {k: v.cpu() for k, v in out[0].items()}
         keep = det["scores"] >= threshold
         masks = (det["masks"][keep, 0] > 0.5).numpy()
         found = [
             (int(label), float(score), mask)
             for label, score, mask in zip(det["labels"][keep], det["scores"][keep], masks, strict=True)
         ]
+        names = _names(categories, 1 + max((f[0] for f in found), default=0))
         method = "mask-rcnn"
     else:
-        predicted = segmenters.group_instances(out["out"][0], out["center"][0], out["offset"][0], threshold)
+        logits, center, offset = (out[k][0].cpu() for k in ("out", "center", "offset"))
+        predicted = segmenters.group_instances(logits, center, offset, threshold)
         found = [(p.label, p.score, p.mask) for p in predicted]
+        names = _names(categories, int(logits.shape[0]))
         method = "centre-offset"
     found.sort(key=lambda f: -f[1])
     taken = np.zeros(view.shape[:2], dtype=bool)
@@ -296,8 +346,51 @@ def instance_masks(model: LoadedModel, image: Image.Image, threshold: float | No
         if not mask.any():
             continue
         taken |= mask
-        instances.append(Instance(label, categories[label], score, mask, _box(mask)))
-    return InstanceMasks(categories, tuple(instances), view, threshold, method)
+        instances.append(Instance(label, names[label], score, mask, _box(mask)))
+    return InstanceMasks(names, tuple(instances), view, threshold, method)
+
+
+def semantic_masks_image(
+    model: LoadedModel, image: Image.Image, threshold: float | None = None
+) -> SemanticMasks:
+    """:func:`semantic_masks` for a loaded model and a picture (its own preprocessing and class names).
+
+    Raises:
+        ValueError: `model` is not a segmentation model.
+    """
+    if model.spec.task != "segmentation":
+        raise ValueError(f"model must be a segmentation model, got {model.spec.name} ({model.spec.task})")
+    if threshold is None and isinstance(model.model, MaskRCNN):
+        threshold = default_threshold(model)
+    return semantic_masks(
+        model.model,
+        model.preprocess(image),
+        categories=model.categories,
+        mean=model.spec.mean,
+        std=model.spec.std,
+        threshold=threshold,
+    )
+
+
+def instance_masks_image(
+    model: LoadedModel, image: Image.Image, threshold: float | None = None
+) -> InstanceMasks:
+    """:func:`instance_masks` for a loaded model and a picture; `threshold` defaults to
+    `default_threshold(model)`.
+
+    Raises:
+        ValueError: `model` gives no instance masks, or `threshold` is outside 0..1.
+    """
+    if not is_instance_model(model):
+        raise ValueError(f"{model.spec.name} gives no instance masks; use an instance segmentation model")
+    return instance_masks(
+        model.model,
+        model.preprocess(image),
+        categories=model.categories,
+        mean=model.spec.mean,
+        std=model.spec.std,
+        threshold=default_threshold(model) if threshold is None else threshold,
+    )
 
 
 def shapes_truth(seed: int) -> tuple[Image.Image, SemanticMasks, InstanceMasks]:
@@ -370,44 +463,48 @@ class SizePath:
         return min(self.stages, key=lambda s: (s.per_box, s.height * s.width))
 
 
-def _stage_names(model: LoadedModel) -> list[str]:
-    net = model.model
+def _stage_names(net: nn.Module) -> list[str]:
     modules = dict(net.named_modules())
     if isinstance(net, segmenters.FCNMini):
         return list(segmenters.STAGES)
-    family = model.spec.family
-    if family in ("FCN", "DeepLabV3"):
+    if isinstance(net, FCN | DeepLabV3):
         return [f"backbone.{n}" for n in ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")] + [
             "classifier"
         ]
-    if family == "LR-ASPP":
+    if isinstance(net, LRASPP):
         backbone = [f"backbone.{n}" for n, _ in net.get_submodule("backbone").named_children()]
         return [*backbone, "classifier"]
-    if family == "Mask R-CNN":
+    if isinstance(net, MaskRCNN):
         body = [f"backbone.body.{n}" for n in ("conv1", "maxpool", "layer1", "layer2", "layer3", "layer4")]
         heads = ["backbone.fpn", "roi_heads.mask_head", "roi_heads.mask_predictor.conv5_mask"]
         return [*body, *[h for h in heads if h in modules]]
     return [n for n, _ in net.named_children()]
 
 
-def size_path(model: LoadedModel, image: Image.Image) -> SizePath:
-    """Records the output size of each stage of `model` while it segments `image`.
+def size_path(model: nn.Module, x: torch.Tensor, *, name: str = "") -> SizePath:
+    """Records the output size of each stage of `model` while it segments one preprocessed image `x`.
 
     Stages are the encoder's and decoder's blocks for the bundled segmenters; the backbone's stages and the
     head for torchvision's. The path starts at the input the model gets and ends at the mask, whose size
     equals the input's (FCN-mini adds its last skip to the last transposed convolution; torchvision's models
     interpolate their last map back up; Mask R-CNN pastes each box's 28×28 mask into the image).
 
+    Args:
+        model: a segmenter (any module whose output is (1, K, H, W) scores, or a Mask R-CNN).
+        x: (1, C, H, W).
+        name: what to call the model in the result (default its class name).
+
     Returns:
         The stages, as captured (with `cnnviz.hooks`), not as computed from a formula.
     """
-    x = model.preprocess(image)
+    check_image_batch(x)
+    x = on_model_device(model, x)
     names = _stage_names(model)
-    modules = dict(model.model.named_modules())
-    with torch.no_grad(), capture(model.model, layers=names, store=False) as cap:
-        out = model.model(x)
+    modules = dict(model.named_modules())
+    with torch.no_grad(), capture(model, layers=names, store=False) as cap:
+        out = forward(model, x)
     stages = [Stage("input", "image", int(x.shape[1]), int(x.shape[2]), int(x.shape[3]), "input")]
-    mask_rcnn = _is_mask_rcnn(model)
+    mask_rcnn = isinstance(model, MaskRCNN)
     if mask_rcnn and cap.order and cap.order[0].input_shape is not None:
         # Mask R-CNN resizes inside the model (GeneralizedRCNNTransform) before its backbone.
         c, h, w = cap.order[0].input_shape[-3:]
@@ -428,8 +525,9 @@ def size_path(model: LoadedModel, image: Image.Image) -> SizePath:
     else:
         scores = _scores(out)
         h, w = int(scores.shape[1]), int(scores.shape[2])
-        kind = "up1 + score0" if isinstance(model.model, segmenters.FCNMini) else "F.interpolate"
-    stages.append(Stage("mask", kind, len(model.categories), h, w, "same"))
+        kind = "up1 + score0" if isinstance(model, segmenters.FCNMini) else "F.interpolate"
+    classes = int(_scores(out).shape[0]) if not mask_rcnn else _mask_rcnn_classes(model)
+    stages.append(Stage("mask", kind, classes, h, w, "same"))
     phased = [stages[0]]
     for prev, stage in itertools.pairwise(stages):
         if stage.phase == "input":
@@ -440,7 +538,17 @@ def size_path(model: LoadedModel, image: Image.Image) -> SizePath:
         phased.append(
             Stage(stage.name, stage.kind, stage.channels, stage.height, stage.width, phase, stage.per_box)
         )
-    return SizePath(model.spec.name, tuple(phased))
+    return SizePath(name or type(model).__name__, tuple(phased))
+
+
+def _mask_rcnn_classes(model: nn.Module) -> int:
+    predictor = model.get_submodule("roi_heads.mask_predictor.mask_fcn_logits")
+    return int(predictor.out_channels)  # type: ignore[arg-type]
+
+
+def size_path_image(model: LoadedModel, image: Image.Image) -> SizePath:
+    """:func:`size_path` for a loaded model and a picture."""
+    return size_path(model.model, model.preprocess(image), name=model.spec.name)
 
 
 # ------------------------------------------------------------------------------------ transposed convolution

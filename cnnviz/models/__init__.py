@@ -33,6 +33,7 @@ from cnnviz.models.registry import (
     register,
     weights_present,
 )
+from cnnviz.models.user import add_user_model, from_module, user_model, user_models
 
 __all__ = [
     "BundledWeights",
@@ -40,10 +41,14 @@ __all__ = [
     "ModelSpec",
     "WeightSource",
     "WeightsMissingError",
+    "add_user_model",
     "build_untrained",
+    "from_module",
     "get_spec",
     "list_specs",
     "load",
     "register",
+    "user_model",
+    "user_models",
     "weights_present",
 ]

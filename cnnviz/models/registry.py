@@ -3,10 +3,12 @@
 Adding a model is one :func:`register` call in the module that defines it (plus one import line in
 ``cnnviz/models/__init__.py``)::
 
-    register(ModelSpec(name="mini_vgg", family="VGG", task="classification", in_channels=3,
-                       input_size=(64, 64), source="bundled", note="...", note_ko="...", build=MiniVGG,
-                       transform=shapes_transform, categories=SHAPE_CLASSES,
-                       weights=BundledWeights("mini_vgg"), mean=..., std=...))
+    register(ModelSpec(name="vgg-mini", family="VGG", task="classification", in_channels=3,
+                       input_size=(64, 64), source="bundled", note="...", note_ko="...", build=vgg_mini,
+                       transform=ShapesTransform(), categories=shapes.CLASSES,
+                       weights=BundledWeights("vgg-mini"), mean=..., std=...))
+
+A model the zoo has never seen needs no registration: :func:`cnnviz.models.from_module` wraps it.
 
 Nothing here knows about a particular architecture: detectors and segmenters register the same way with their
 own ``task``, ``categories`` and ``build``.
@@ -26,6 +28,7 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.locks import model_lock
+from cnnviz.tensors import model_view
 from cnnviz.weights import bundled_path
 
 __all__ = [
@@ -49,10 +52,10 @@ __all__ = [
 ]
 
 Task = Literal["classification", "detection", "segmentation", "generation"]
-Source = Literal["bundled", "weight pack", "torchvision"]
-WeightsLabel = Literal["bundled", "weight pack", "torchvision pretrained", "untrained"]
+Source = Literal["bundled", "weight pack", "torchvision", "user"]
+WeightsLabel = Literal["bundled", "weight pack", "torchvision pretrained", "untrained", "user"]
 TASKS: tuple[str, ...] = ("classification", "detection", "segmentation", "generation")
-SOURCES: tuple[str, ...] = ("bundled", "weight pack", "torchvision")
+SOURCES: tuple[str, ...] = ("bundled", "weight pack", "torchvision", "user")
 
 Progress = bool | Callable[[int, int], None]
 """``True``: a progress line on stderr; ``False``: silent; a callable: ``progress(done, total)`` in bytes."""
@@ -118,9 +121,9 @@ class ModelSpec:
         name: registry key, e.g. ``"resnet18"``.
         family: the lecture's family name: "LeNet-5", "AlexNet", "VGG", "ResNet", "SENet", "MobileNet", …
         task: "classification", "detection", "segmentation" or "generation".
-        in_channels: channels of the input: 1 (grayscale) or 3 (RGB).
+        in_channels: channels of the input: 1 (grayscale), 3 (RGB), or any count for a user's model.
         input_size: ``(H, W)`` of the input after preprocessing.
-        source: "bundled", "weight pack" or "torchvision".
+        source: "bundled", "weight pack", "torchvision", or "user" (a model wrapped by `from_module`).
         note: one line in the lecture's words (English).
         build: returns the architecture with fresh (untrained) weights, offline.
         transform: PIL image (already in the model's colour mode) -> ``(C, H, W)`` float tensor, the
@@ -156,8 +159,8 @@ class ModelSpec:
             raise ValueError(f"task of {self.name!r} must be one of {TASKS}, got {self.task!r}")
         if self.source not in SOURCES:
             raise ValueError(f"source of {self.name!r} must be one of {SOURCES}, got {self.source!r}")
-        if self.in_channels not in (1, 3):
-            raise ValueError(f"in_channels of {self.name!r} must be 1 or 3, got {self.in_channels}")
+        if self.in_channels < 1:
+            raise ValueError(f"in_channels of {self.name!r} must be at least 1, got {self.in_channels}")
         if len(self.mean) not in (1, self.in_channels) or len(self.std) not in (1, self.in_channels):
             raise ValueError(f"mean and std of {self.name!r} need 1 or {self.in_channels} values")
 
@@ -170,10 +173,13 @@ class LoadedModel:
         spec: the registry entry.
         model: the network in eval mode.
         categories: output names (ImageNet class names, digits, shapes, …).
-        weights: "bundled", "weight pack", "torchvision pretrained" or "untrained".
+        weights: "bundled", "weight pack", "torchvision pretrained", "untrained" or "user".
         message: why pretrained weights were not loaded when they were asked for and untrained ones were
             allowed instead; ``None`` otherwise.
         weights_name: which weights, e.g. ``"ResNet18_Weights.IMAGENET1K_V1"`` (``"untrained"``).
+        fingerprint: what cached results are keyed by besides the image: the name and weights for a zoo
+            model; for a user's model a digest of its class and every parameter and buffer, so two user
+            models with one name never share a cached result.
     """
 
     spec: ModelSpec
@@ -182,6 +188,11 @@ class LoadedModel:
     weights: WeightsLabel
     message: str | None = None
     weights_name: str = "untrained"
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = f"{self.spec.source}:{self.spec.name}:{self.weights}:{self.weights_name}"
 
     @property
     def lock(self) -> threading.RLock:
@@ -202,7 +213,8 @@ class LoadedModel:
         """
         if not isinstance(image, Image.Image):
             raise TypeError(f"image must be a PIL.Image.Image, got {type(image).__name__}")
-        image = image.convert("L" if self.spec.in_channels == 1 else "RGB")
+        if self.spec.in_channels in (1, 3):
+            image = image.convert("L" if self.spec.in_channels == 1 else "RGB")
         tensor = self.spec.transform(image)
         if tensor.ndim == 3:
             tensor = tensor.unsqueeze(0)
@@ -219,12 +231,7 @@ class LoadedModel:
             ``(H, W, C)`` uint8 (C is 1 for grayscale models).
         """
         tensor = image if isinstance(image, torch.Tensor) else self.preprocess(image)
-        if tensor.ndim == 4:
-            tensor = tensor[0]
-        mean = torch.tensor(self.spec.mean, dtype=torch.float32).view(-1, 1, 1)
-        std = torch.tensor(self.spec.std, dtype=torch.float32).view(-1, 1, 1)
-        pixels = (tensor.float() * std + mean).clamp(0.0, 1.0)
-        return (pixels * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        return model_view(tensor, self.spec.mean, self.spec.std)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,8 @@ def feature_maps(
     """
     from cnnviz.analysis.features import feature_maps as compute
 
-    return compute(_model, _image)
+    x = _model.preprocess(_image)
+    return compute(_model.model, x, mean=_model.spec.mean, std=_model.spec.std)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -102,7 +103,8 @@ def translation(
     """The translation test of a bundled model on one sample image."""
     from cnnviz.analysis.augment import translation_test
 
-    return translation_test(_model, sample_image(sample), max_shift)
+    x = _model.preprocess(sample_image(sample))
+    return translation_test(_model.model, x, max_shift, mean=_model.spec.mean, std=_model.spec.std)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -132,9 +134,9 @@ def detections(
 
     The sliders re-filter this with `cnnviz.analysis.detection.filter_detections`, without running the model.
     """
-    from cnnviz.analysis.detection import detect
+    from cnnviz.analysis.detection import detect_image
 
-    return detect(_model, _image)
+    return detect_image(_model, _image)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -177,9 +179,9 @@ def _semantic(
     _model: models.LoadedModel,
     _image: Image.Image,
 ) -> SemanticMasks:
-    from cnnviz.analysis.segmentation import semantic_masks
+    from cnnviz.analysis.segmentation import semantic_masks_image
 
-    return semantic_masks(_model, _image, threshold)
+    return semantic_masks_image(_model, _image, threshold)
 
 
 def seg_semantic(
@@ -194,9 +196,9 @@ def seg_instances(
     name: str, weights: str, digest: str, threshold: float, _model: models.LoadedModel, _image: Image.Image
 ) -> InstanceMasks:
     """One mask per object of one (instance model, image, threshold)."""
-    from cnnviz.analysis.segmentation import instance_masks
+    from cnnviz.analysis.segmentation import instance_masks_image
 
-    return instance_masks(_model, _image, threshold)
+    return instance_masks_image(_model, _image, threshold)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -204,9 +206,9 @@ def seg_sizes(
     name: str, weights: str, digest: str, _model: models.LoadedModel, _image: Image.Image
 ) -> SizePath:
     """The spatial size of each stage in one captured forward pass."""
-    from cnnviz.analysis.segmentation import size_path
+    from cnnviz.analysis.segmentation import size_path_image
 
-    return size_path(_model, _image)
+    return size_path_image(_model, _image)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
