@@ -14,6 +14,7 @@ import pytest
 import torch
 import torchvision
 from PIL import Image
+from torch import nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from cnnviz import models
@@ -127,7 +128,7 @@ def test_extractor_copies_and_matches_the_original(mobilenet: models.LoadedModel
     names = ["features.2.conv.0", "features.4.conv.0", "features.1"]
     before = {k: v.clone() for k, v in mobilenet.model.state_dict().items()}
     inplace = [m.inplace for m in mobilenet.model.modules() if hasattr(m, "inplace")]
-    extractor = style.StyleExtractor(mobilenet, names)
+    extractor = style.StyleExtractor(mobilenet.model, names, mean=mobilenet.spec.mean, std=mobilenet.spec.std)
     assert len(extractor.features) == 5  # only features[:5] is copied
     image = torch.rand(1, 3, 48, 40)
     with torch.no_grad():
@@ -144,10 +145,27 @@ def test_extractor_copies_and_matches_the_original(mobilenet: models.LoadedModel
     assert inplace == [m.inplace for m in mobilenet.model.modules() if hasattr(m, "inplace")]
     assert not any(getattr(m, "inplace", False) for m in extractor.modules())
     assert not any(p.requires_grad for p in extractor.parameters())
-    with pytest.raises(ValueError, match="features"):
-        style.StyleExtractor(mobilenet, ["classifier.1"])
-    with pytest.raises(ValueError, match=r"features\.2\.nothing"):
-        style.StyleExtractor(mobilenet, ["features.2.nothing"])
+    with pytest.raises(ValueError, match=r"features\.2\.nothing.*did you mean"):
+        style.StyleExtractor(mobilenet.model, ["features.2.nothing"])
+
+
+def test_extractor_on_any_module_copies_it_whole_and_stops_early() -> None:
+    """A network without a `features` Sequential: the whole copy runs only as far as the layers need."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(4, 5, 3), nn.ReLU(), nn.Flatten()
+    )
+    calls: list[str] = []
+    extractor = style.StyleExtractor(net, [net[1], "2"])
+    for name, module in extractor.features.named_children():
+        module.register_forward_hook(lambda *_, name=name: calls.append(name))
+    image = torch.rand(1, 3, 9, 9)
+    ours = extractor(image)
+    reference = create_feature_extractor(net, ["1", "2"])(image)
+    torch.testing.assert_close(ours["1"], reference["1"])
+    torch.testing.assert_close(ours["2"], reference["2"])
+    assert calls == ["0", "1", "2"]  # stopped after the deepest wanted layer
+    assert net[1].inplace and not extractor.features[1].inplace
 
 
 # --------------------------------------------------------------------------------------------- the loop

@@ -59,6 +59,7 @@ from cnnviz.analysis.dataflow import (
 )
 from cnnviz.hooks import capture
 from cnnviz.locks import model_lock
+from cnnviz.tensors import on_model_device
 
 __all__ = [
     "OBJECTIVES",
@@ -338,7 +339,7 @@ def _channel_map(t: Tensor) -> np.ndarray | None:
     """(1, C, h, w) -> (h, w): the norm over channels at each position."""
     if t.dim() != 4:
         return None
-    out = t[0].detach().double().norm(dim=0).float().numpy().copy()
+    out = t[0].detach().double().norm(dim=0).float().cpu().numpy().copy()
     out.setflags(write=False)
     return out
 
@@ -467,6 +468,7 @@ def residual_gradients(
         RuntimeError: a block took a different path in the second run than in the first.
     """
     check_image_batch(x)
+    x = on_model_device(model, x)
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}.")
     if target is not None:

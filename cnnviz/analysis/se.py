@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from cnnviz.analysis.dataflow import MUL_OPS, BlockFinder, Frame, check_image_batch, op_name, recording
 from cnnviz.locks import model_lock
+from cnnviz.tensors import on_model_device
 
 __all__ = ["SEActivation", "SEBlockInfo", "SEResult", "find_se_blocks", "se_weights"]
 
@@ -293,6 +294,7 @@ def se_weights(model: nn.Module, x: Tensor, *, maps: bool = True) -> SEResult:
         RuntimeError: a block took a different path in the second run than in the first.
     """
     check_image_batch(x)
+    x = on_model_device(model, x)
     with model_lock(model):
         infos = find_se_blocks(model, x)
         wanted = {info.name for info in infos}

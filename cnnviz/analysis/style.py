@@ -37,8 +37,9 @@ from PIL import Image
 from torch import nn
 
 from cnnviz.cpu import torch_threads
-from cnnviz.hooks import model_lock
+from cnnviz.hooks import Layer, layer_name, model_lock
 from cnnviz.models import LoadedModel, get_spec, weights_present
+from cnnviz.tensors import model_device
 
 __all__ = [
     "BACKBONES",
@@ -56,6 +57,7 @@ __all__ = [
     "style_loss",
     "style_transfer",
     "total_variation",
+    "transfer_style",
 ]
 
 DEFAULT_SIZE = 256
@@ -249,62 +251,84 @@ def total_variation(image: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------- backbone
 
 
-class StyleExtractor(nn.Module):
-    """A private copy of a backbone's first layers that returns the chosen layers' feature maps.
+class _Enough(Exception):
+    """Raised by the last wanted hook: the rest of the network is not needed for the losses."""
 
-    Only the layers up to the deepest chosen one are copied. In-place activations are switched off in the
-    copy (a feature map kept for the loss must not change afterwards) and its parameters are frozen: only
-    the image is optimised.
+
+class StyleExtractor(nn.Module):
+    """A private, frozen copy of a network that returns the chosen layers' feature maps.
+
+    For a VGG or MobileNetV2 (a ``features`` Sequential holding every chosen layer) only ``features`` up to
+    the deepest chosen layer is copied; any other module is copied whole and its forward pass stops once
+    every chosen layer has run. In-place activations are switched off in the copy (a feature map kept for
+    the loss must not change afterwards) and its parameters are frozen: only the image is optimised.
 
     Args:
-        loaded: a loaded VGG or MobileNetV2 (anything whose ``model.features`` is a Sequential).
-        modules: module names to return, e.g. ``["features.22", "features.2.conv.0"]``.
+        model: any network that takes ``(N, C, H, W)`` images.
+        modules: layers to return, as names from ``model.named_modules()`` or the modules themselves.
+        mean: the normalisation the network expects, applied to images in [0, 1].
+        std: likewise.
+
+    Raises:
+        ValueError: no layer, or an unknown one (the sentence names it, with close names).
     """
 
-    def __init__(self, loaded: LoadedModel, modules: Sequence[str]) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        modules: Sequence[Layer],
+        *,
+        mean: Sequence[float] = (0.0,),
+        std: Sequence[float] = (1.0,),
+    ) -> None:
         super().__init__()
-        features = getattr(loaded.model, "features", None)
-        if not isinstance(features, nn.Sequential):
-            raise TypeError(f"{loaded.spec.name} has no `features` Sequential to take style layers from")
         if not modules:
             raise ValueError("modules must name at least one layer")
-        depth = 0
-        for name in modules:
-            parts = name.split(".")
-            if len(parts) < 2 or parts[0] != "features" or not parts[1].isdigit():
-                raise ValueError(f"style-transfer layers must lie in `features`, got {name!r}")
-            depth = max(depth, int(parts[1]) + 1)
-        if depth > len(features):
-            raise ValueError(f"{loaded.spec.name}.features has {len(features)} layers, asked for {depth}")
-        with model_lock(loaded.model):
-            self.features = copy.deepcopy(features[:depth])
+        names = [layer_name(model, m) for m in modules]
+        features = getattr(model, "features", None)
+        in_features = isinstance(features, nn.Sequential) and all(
+            n.split(".")[0] == "features" and len(n.split(".")) > 1 and n.split(".")[1].isdigit()
+            for n in names
+        )
+        with model_lock(model):
+            if in_features:
+                assert isinstance(features, nn.Sequential)
+                depth = max(int(n.split(".")[1]) + 1 for n in names)
+                self.features: nn.Module = copy.deepcopy(features[:depth])
+                prefix = "features."
+            else:
+                self.features = copy.deepcopy(model)
+                prefix = ""
         for module in self.features.modules():
             if hasattr(module, "inplace"):
                 setattr(module, "inplace", False)  # noqa: B010 (nn.Module's attribute typing says Tensor)
         self.features.eval()
         self.features.requires_grad_(False)
-        self.modules_wanted = tuple(modules)
-        self._mean = torch.tensor(loaded.spec.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self._std = torch.tensor(loaded.spec.std, dtype=torch.float32).view(1, -1, 1, 1)
-        # The copy's modules are named "0", "2.conv.0", …: the original names without "features.".
+        self.modules_wanted = tuple(names)
+        self._mean = torch.tensor(tuple(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        self._std = torch.tensor(tuple(std), dtype=torch.float32).view(1, -1, 1, 1)
         named = dict(self.features.named_modules())
-        unknown = [name for name in modules if name.removeprefix("features.") not in named]
-        if unknown:
-            raise ValueError(f"{loaded.spec.name} has no layers named {unknown}")
-        self._targets = {name: named[name.removeprefix("features.")] for name in modules}
+        self._targets = {name: named[name.removeprefix(prefix)] for name in names}
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``(N, 3, H, W)`` in [0, 1] -> module name -> feature map ``(N, C, h, w)``."""
+        """``(N, C, H, W)`` in [0, 1] -> module name -> feature map ``(N, C', h, w)``."""
         outputs: dict[str, torch.Tensor] = {}
         handles = []
+        wanted = len(self._targets)
         for name, module in self._targets.items():
 
             def keep(_m: nn.Module, _args: object, output: torch.Tensor, name: str = name) -> None:
                 outputs[name] = output
+                if len(outputs) == wanted:
+                    raise _Enough
 
             handles.append(module.register_forward_hook(keep))
+        device = model_device(self.features)
+        image = image.to(device)
         try:
-            self.features((image - self._mean) / self._std)
+            self.features((image - self._mean.to(device)) / self._std.to(device))
+        except _Enough:
+            pass
         finally:
             for handle in handles:
                 handle.remove()
@@ -400,7 +424,113 @@ def _tensor(image: Image.Image) -> torch.Tensor:
 
 
 def _uint8(image: torch.Tensor) -> np.ndarray:
-    return (image.detach()[0].clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    pixels = image.detach()[0].float().cpu().clamp(0.0, 1.0)
+    return (pixels * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def transfer_style(
+    model: nn.Module,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    *,
+    content_layer: Layer,
+    style_layers: Sequence[Layer],
+    style_weight: float = 10.0,
+    steps: int = DEFAULT_STEPS,
+    tv_weight: float = 0.3,
+    learning_rate: float = 0.05,
+    seed: int = 0,
+    mean: Sequence[float] = (0.0,),
+    std: Sequence[float] = (1.0,),
+    name: str = "",
+    should_stop: Callable[[], bool] | None = None,
+    threads: int | None = 1,
+) -> Iterator[StyleStep]:
+    """Optimise an image to keep ``content``'s content and take ``style``'s style, with any network's
+    layers; yield every step.
+
+    Args:
+        model: the network whose feature maps define content and style.
+        content: ``(1, C, H, W)`` in [0, 1]; the output has its size.
+        style: ``(1, C, H', W')`` in [0, 1] (Gram matrices do not depend on the layout).
+        content_layer: the layer whose feature map must match the content image (name or module).
+        style_layers: the layers whose Gram matrices must match the style image.
+        style_weight: weight of the style loss; the content loss has weight 1.
+        steps: optimisation steps (Adam on the pixels).
+        tv_weight: weight of the total-variation smoothness term.
+        learning_rate: Adam's step size on pixels in [0, 1].
+        seed: seed of the small noise added to the starting image.
+        mean: the normalisation the network expects.
+        std: likewise.
+        name: what the steps call the network (default its class name).
+        should_stop: called before every step; the run ends when it returns True.
+        threads: torch's CPU threads while the run computes (restored between and after steps); None leaves
+            them as they are. One thread by default: on a machine whose cores are busy with other work, two
+            threads that wait for each other made a run ten times slower than one.
+
+    Yields:
+        A :class:`StyleStep` after each step. The losses are those of the image before the step's update,
+        the image the one after it.
+
+    Raises:
+        ValueError: an unknown layer, no style layer, or a setting out of range.
+    """
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1 or None, got {threads}")
+    if steps < 1 or learning_rate <= 0 or style_weight < 0 or tv_weight < 0:
+        raise ValueError(
+            "steps must be at least 1, learning_rate positive and the weights not negative; got "
+            f"{steps}, {learning_rate}, {style_weight}, {tv_weight}"
+        )
+    if not style_layers:
+        raise ValueError("style_layers must name at least one layer")
+    content_module = layer_name(model, content_layer)
+    style_modules = [layer_name(model, m) for m in style_layers]
+    started = time.perf_counter()
+    with torch_threads(threads):
+        extractor = StyleExtractor(model, [content_module, *style_modules], mean=mean, std=std)
+        device = model_device(extractor.features)
+        content_image = content.detach().to(device, torch.float32)
+        style_image = style.detach().to(device, torch.float32)
+        with torch.no_grad():
+            content_target = extractor(content_image)[content_module]
+            style_features = extractor(style_image)
+            style_targets = [gram_matrix(style_features[m]) for m in style_modules]
+        del style_features
+
+    # Start from the content image with a little noise, so flat regions can pick up texture too.
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(content_image.shape, generator=generator).to(device)
+    start = (content_image + 0.02 * noise).clamp(0.0, 1.0)
+    pixels = start.clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([pixels], lr=learning_rate)
+    for step in range(1, steps + 1):
+        if should_stop is not None and should_stop():
+            return
+        # Set per step, never across the yield: the caller may draw the page while this generator waits.
+        with torch_threads(threads):
+            features = extractor(pixels)
+            c_loss = content_loss(features[content_module], content_target)
+            s_loss = style_loss([gram_matrix(features[m]) for m in style_modules], style_targets)
+            tv = total_variation(pixels)
+            total = c_loss + style_weight * s_loss + tv_weight * tv
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            with torch.no_grad():
+                pixels.clamp_(0.0, 1.0)
+            del features
+        yield StyleStep(
+            step=step,
+            steps=steps,
+            image=_uint8(pixels),
+            content_loss=float(c_loss.detach()),
+            style_loss=float(s_loss.detach()),
+            tv_loss=float(tv.detach()),
+            total_loss=float(total.detach()),
+            seconds=time.perf_counter() - started,
+            backbone=name or type(model).__name__,
+        )
 
 
 def style_transfer(
@@ -412,21 +542,15 @@ def style_transfer(
     should_stop: Callable[[], bool] | None = None,
     threads: int | None = 1,
 ) -> Iterator[StyleStep]:
-    """Optimise an image to keep ``content``'s content and take ``style``'s style; yield every step.
+    """:func:`transfer_style` with one of the zoo's backbones, its layer labels and two pictures.
 
     Args:
         loaded: the backbone (one of :data:`BACKBONES`), e.g. ``load(pick_backbone())``.
         content: the content image (resized so its longer side is ``settings.size``).
-        style: the style image (resized the same way; Gram matrices do not depend on the layout).
-        settings: layers, weights, steps and size.
+        style: the style image (resized the same way).
+        settings: layers (labels of the backbone), weights, steps and size.
         should_stop: called before every step; the run ends when it returns True.
-        threads: torch's CPU threads while the run computes (restored between and after steps); None leaves
-            them as they are. One thread by default: on a machine whose cores are busy with other work, two
-            threads that wait for each other made a run ten times slower than one.
-
-    Yields:
-        A :class:`StyleStep` after each step; stop iterating to stop the run. The losses are those of the
-        image before the step's update, the image the one after it.
+        threads: see :func:`transfer_style`.
 
     Raises:
         ValueError: a layer is not one of the backbone's, or a setting is out of range.
@@ -437,48 +561,20 @@ def style_transfer(
     backbone = BACKBONES[loaded.spec.name]
     content_module = backbone.module(settings.content_layer)
     style_modules = [backbone.module(label) for label in settings.style_layers]
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be at least 1 or None, got {threads}")
-    started = time.perf_counter()
-    with torch_threads(threads):
-        extractor = StyleExtractor(loaded, [content_module, *style_modules])
-        content_image = _tensor(resize_to(content, settings.size))
-        style_image = _tensor(resize_to(style, settings.size))
-        with torch.no_grad():
-            content_target = extractor(content_image)[content_module]
-            style_features = extractor(style_image)
-            style_targets = [gram_matrix(style_features[m]) for m in style_modules]
-        del style_features
-
-    # Start from the content image with a little noise, so flat regions can pick up texture too.
-    generator = torch.Generator().manual_seed(settings.seed)
-    start = (content_image + 0.02 * torch.randn(content_image.shape, generator=generator)).clamp(0.0, 1.0)
-    pixels = start.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([pixels], lr=settings.learning_rate)
-    for step in range(1, settings.steps + 1):
-        if should_stop is not None and should_stop():
-            return
-        # Set per step, never across the yield: the caller may draw the page while this generator waits.
-        with torch_threads(threads):
-            features = extractor(pixels)
-            c_loss = content_loss(features[content_module], content_target)
-            s_loss = style_loss([gram_matrix(features[m]) for m in style_modules], style_targets)
-            tv = total_variation(pixels)
-            total = c_loss + settings.style_weight * s_loss + settings.tv_weight * tv
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            with torch.no_grad():
-                pixels.clamp_(0.0, 1.0)
-            del features
-        yield StyleStep(
-            step=step,
-            steps=settings.steps,
-            image=_uint8(pixels),
-            content_loss=float(c_loss.detach()),
-            style_loss=float(s_loss.detach()),
-            tv_loss=float(tv.detach()),
-            total_loss=float(total.detach()),
-            seconds=time.perf_counter() - started,
-            backbone=backbone.name,
-        )
+    yield from transfer_style(
+        loaded.model,
+        _tensor(resize_to(content, settings.size)),
+        _tensor(resize_to(style, settings.size)),
+        content_layer=content_module,
+        style_layers=style_modules,
+        style_weight=settings.style_weight,
+        steps=settings.steps,
+        tv_weight=settings.tv_weight,
+        learning_rate=settings.learning_rate,
+        seed=settings.seed,
+        mean=loaded.spec.mean,
+        std=loaded.spec.std,
+        name=backbone.name,
+        should_stop=should_stop,
+        threads=threads,
+    )
