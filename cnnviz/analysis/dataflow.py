@@ -29,6 +29,7 @@ torch's own names: `a + b` as `add`, `a += b` as `add_`, `a * b` as `mul`.
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -142,11 +143,24 @@ class Frame:
         return seen
 
     def strip_shape_ops(self, index: int) -> int:
-        """The op behind `index` once views, reshapes and expansions are followed back."""
+        """The op behind `index` once views, reshapes and expansions are followed back (also indexing that
+        keeps every value, such as `w[:, :, None, None]`)."""
         op = self.ops[index]
-        while op.kind == "function" and op.target in SHAPE_OPS and op.inputs:
+        while op.kind == "function" and op.inputs and self._rearranges(op):
             op = self.ops[op.inputs[0]]
         return op.index
+
+    def _rearranges(self, op: Op) -> bool:
+        if op.target in SHAPE_OPS:
+            return True
+        if op.target != "__getitem__":
+            return False
+        source = self.ops[op.inputs[0]]
+        return (
+            op.shape is not None
+            and source.shape is not None
+            and math.prod(op.shape) == math.prod(source.shape)
+        )
 
 
 Intercept = Callable[[Frame, int, Callable[..., Any], tuple[Any, ...], dict[str, Any]], Any]
