@@ -19,9 +19,9 @@ module whose output is `x * w`, where x is the module's input and w is computed 
 
 This finds torchvision's `SqueezeExcitation` (EfficientNet, MobileNetV3, RegNetY), the bundled `SEBlock`,
 timm-style modules (`SEModule`: `x.mean`, `fc1`, `bn`, `act`, `fc2`, `gate`) and the classic `Linear` version
-(`y = fc(pool(x).view(n, c)).view(n, c, 1, 1); x * y.expand_as(x)`), also with `w[:, :, None, None]`. Not found: gates written out by hand
-(`relu6(x + 3) / 6`), attention with several poolings (CBAM's average + max), modules called with several
-tensors.
+(`y = fc(pool(x).view(n, c)).view(n, c, 1, 1); x * y.expand_as(x)`, or `x * y[:, :, None, None]`). Not
+found: gates written out by hand (`relu6(x + 3) / 6`), attention with several poolings (CBAM's average +
+max), modules called with several tensors.
 """
 
 from __future__ import annotations
