@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import pickle
+import pkgutil
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -97,7 +100,7 @@ def test_size_formula_numbers_and_coverage() -> None:
 def test_size_formula_text_not_divisible() -> None:
     sf = conv.size_formula(5, 2, 2)
     assert sf.text == "(5 + 2×0 − 2) / 2 + 1 = 3 / 2 + 1 = 2.5 → ⌊2.5⌋ = 2"
-    assert not sf.divisible and sf.remainder == 1 and sf.exact == conv.Fraction(5, 2)
+    assert not sf.divisible and sf.remainder == 1 and sf.exact == Fraction(5, 2)
     assert conv.size_formula(7, 3, 1, 0, 2).symbolic == "(I + 2P − d(F − 1) − 1) / S + 1"
 
 
@@ -682,3 +685,22 @@ def test_impossible_settings_one_sentence(call, key: str, words: str) -> None:
     assert message == conv.ERROR_MESSAGES[key].format(**err.params)
     again = pickle.loads(pickle.dumps(err))
     assert str(again) == message and again.key == key
+
+
+def test_the_package_holds_every_public_name_of_its_modules() -> None:
+    """`from cnnviz.analysis.conv import X` works for every public name of every module of the package."""
+    modules = [
+        importlib.import_module(f"cnnviz.analysis.conv.{info.name}")
+        for info in pkgutil.iter_modules(conv.__path__)
+    ]
+    assert len(modules) >= 8
+    public: list[str] = []
+    for module in modules:
+        assert isinstance(module.__all__, list), module.__name__
+        public += module.__all__
+        for name in module.__all__:
+            assert getattr(conv, name) is getattr(module, name), name
+    assert sorted(public) == sorted(conv.__all__)
+    assert len(set(public)) == len(public)  # each name is defined in one module only
+    # A submodule named like a public name would shadow it on the package (see cnnviz/__init__.py).
+    assert not {info.name for info in pkgutil.iter_modules(conv.__path__)} & set(conv.__all__)
