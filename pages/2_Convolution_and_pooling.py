@@ -278,7 +278,7 @@ with tab_aug:
         c = st.columns(2)
         digit = c[0].selectbox(t("conv.shift_digit"), sample_names("digit"), index=3, key="shift_digit")
         max_shift = c[1].slider(t("conv.max_shift"), 1, 12, 8, key="shift_max")
-        test = cache.translation(loaded.spec.name, loaded.weights, digit, max_shift, loaded)
+        test = cache.translation(loaded, digit, max_shift)
         st.plotly_chart(
             charts.line_chart(
                 list(test.shifts),

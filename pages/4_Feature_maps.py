@@ -5,7 +5,6 @@ import streamlit as st
 from cnnviz import charts, render
 from cnnviz.analysis.cam import top_k
 from cnnviz.analysis.features import FeatureMaps, feature_map_stats, rank_channels
-from cnnviz.images import image_digest
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
@@ -18,9 +17,9 @@ if loaded is None:
     st.stop()
 st.caption(model_caption(loaded))
 
-digest = image_digest(choice.image)
+digest = cache.image_key(choice.image)
 with st.spinner(t("fm.running")):
-    fmaps = cache.feature_maps(loaded.spec.name, loaded.weights, digest, loaded, choice.image)
+    fmaps = cache.feature_maps(loaded, choice.image)
 
 left, right = st.columns([1, 2])
 with left:
@@ -88,7 +87,7 @@ if fmaps.logits is not None:
     st.subheader("Grad-CAM")
     st.caption(t("fm.cam_help"))
     cam_layers = [n for n in fmaps.layers if len(fmaps.maps[n].shape) == 3 and fmaps.maps[n].shape[1] > 1]
-    default_layer = cache.cam_layer(loaded.spec.name, loaded.weights, loaded)
+    default_layer = cache.cam_layer(loaded)
     cols = st.columns(3)
     cam_layer = cols[0].selectbox(
         t("fm.cam_layer"),
@@ -105,9 +104,7 @@ if fmaps.logits is not None:
         key=f"cam_target_{loaded.spec.name}_{digest[:12]}",
     )
     alpha = cols[2].slider(t("fm.cam_alpha"), 0.0, 1.0, 0.5, key="cam_alpha")
-    cam = cache.grad_cam(
-        loaded.spec.name, loaded.weights, digest, cam_layer, int(target), loaded, choice.image
-    )
+    cam = cache.grad_cam(loaded, choice.image, cam_layer, int(target))
     a, b = st.columns(2)
     caption = t("fm.cam_caption", name=loaded.categories[cam.target], p=cam.probability)
     a.image(render.overlay(fmaps.view, cam.heatmap, alpha), caption=caption)

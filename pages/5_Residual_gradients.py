@@ -5,7 +5,6 @@ import streamlit as st
 from cnnviz import charts, models
 from cnnviz.analysis.cam import top_k
 from cnnviz.analysis.residual import OBJECTIVES, STACK_DEPTHS, BlockGradients, ResidualGradients
-from cnnviz.images import image_digest
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
 from cnnviz.ui.text import language, t, tr
@@ -19,7 +18,7 @@ def skip_label(block: BlockGradients, lang: str) -> str:
 def blocks_ui(loaded: models.LoadedModel, choice: Choice) -> None:
     """Per-block gradient and activation norms of the chosen model on the chosen image."""
     name = loaded.spec.name
-    digest = image_digest(choice.image)
+
     lang = language()  # bound now: a widget may format its options after the run (AppTest does)
     cols = st.columns(2)
     with cols[0]:
@@ -33,7 +32,7 @@ def blocks_ui(loaded: models.LoadedModel, choice: Choice) -> None:
             horizontal=True,
         )
     with st.spinner(t("res.running")):
-        first = cache.residual_gradients(name, loaded.weights, digest, None, objective, loaded, choice.image)
+        first = cache.residual_gradients(loaded, choice.image, None, objective)
     if not first.blocks:
         residual = [s.name for s in models.list_specs("classification", tag="residual")]
         st.info(t("res.none", model=name, models=", ".join(residual)))
@@ -45,9 +44,7 @@ def blocks_ui(loaded: models.LoadedModel, choice: Choice) -> None:
     result = first
     if int(target) != first.target:
         with st.spinner(t("res.running")):
-            result = cache.residual_gradients(
-                name, loaded.weights, digest, int(target), objective, loaded, choice.image
-            )
+            result = cache.residual_gradients(loaded, choice.image, int(target), objective)
     identity = sum(b.block.skip == "identity" for b in result.blocks)
     st.write(
         t(

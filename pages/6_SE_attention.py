@@ -5,7 +5,6 @@ import streamlit as st
 from cnnviz import charts, images, models, render
 from cnnviz.analysis.cam import top_k
 from cnnviz.analysis.se import SEActivation, SEResult
-from cnnviz.images import image_digest
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
 from cnnviz.ui.text import t
@@ -101,9 +100,7 @@ def compare_ui(loaded: models.LoadedModel, choice: Choice, se: SEResult, block: 
     second_name = st.selectbox(t("se.second"), samples, index=samples.index(default), key="se_image2")
     second_image = cache.sample_image(second_name)
     with st.spinner(t("se.running")):
-        se2 = cache.se_weights(
-            loaded.spec.name, loaded.weights, image_digest(second_image), loaded, second_image
-        )
+        se2 = cache.se_weights(loaded, second_image)
     left, right = st.columns(2)
     for col, result, image, caption_key, label in (
         (left, se, choice.image, "se.first_caption", choice.image_name),
@@ -147,7 +144,7 @@ if loaded is None:
     st.stop()
 st.caption(model_caption(loaded))
 with st.spinner(t("se.running")):
-    se = cache.se_weights(loaded.spec.name, loaded.weights, image_digest(choice.image), loaded, choice.image)
+    se = cache.se_weights(loaded, choice.image)
 if not se.blocks:
     with_se = [s.name for s in models.list_specs("classification", tag="se")]
     st.info(t("se.none", model=loaded.spec.name, models=", ".join(with_se)))

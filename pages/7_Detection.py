@@ -9,7 +9,6 @@ from cnnviz.analysis.detection import (
     filter_detections,
     responsible_cells,
 )
-from cnnviz.images import image_digest
 from cnnviz.models.detectors import HELD_OUT_COUNT, detector_kind, reference_map
 from cnnviz.ui import cache
 from cnnviz.ui.feedback import show_error
@@ -85,10 +84,10 @@ def threshold_ui() -> tuple[float, float]:
 
 
 image, scene = image_ui()
-digest = image_digest(image)
+
 try:
     with st.spinner(t("det.running", name=spec.name)):
-        raw = cache.detections(spec.name, loaded.weights, digest, loaded, image)
+        raw = cache.detections(loaded, image)
 except (RuntimeError, ValueError) as err:  # e.g. an image too small for the model's pyramid
     show_error(err)
     st.stop()
@@ -244,7 +243,7 @@ if st.toggle(t("det.compare.run"), key="det_cmp_run"):
             try:
                 with st.spinner(t("det.running", name=name)):
                     other = cache.detector(name, present)
-                    other_raw = cache.detections(name, other.weights, digest, other, image)
+                    other_raw = cache.detections(other, image)
             except (models.WeightsMissingError, RuntimeError, ValueError) as err:
                 show_error(err)
                 continue

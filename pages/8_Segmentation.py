@@ -6,7 +6,6 @@ import streamlit as st
 from cnnviz import charts, render
 from cnnviz.analysis.conv import ConvSettingsError
 from cnnviz.analysis.segmentation import default_threshold
-from cnnviz.images import image_digest
 from cnnviz.models import WeightsMissingError
 from cnnviz.models.segmenters import instance_partner
 from cnnviz.ui import cache
@@ -121,7 +120,7 @@ def instance_ui(instances, alpha: float, model_name: str) -> None:
 
 
 image, truth = image_ui()
-digest = image_digest(image)
+
 
 partner_name = instance_partner(spec.name)
 partner = loaded
@@ -138,12 +137,8 @@ alpha, threshold = controls_ui(default_threshold(partner if partner is not None 
 st.header(t("seg.masks"))
 try:
     with st.spinner(t("loading.model", name=spec.name)):
-        semantic = cache.seg_semantic(loaded, digest, image, threshold)
-        instances = (
-            cache.seg_instances(partner.spec.name, partner.weights, digest, threshold, partner, image)
-            if partner is not None
-            else None
-        )
+        semantic = cache.seg_semantic(loaded, image, threshold)
+        instances = cache.seg_instances(partner, image, threshold) if partner is not None else None
 except (ValueError, RuntimeError) as err:
     show_error(err)
     st.stop()
@@ -184,7 +179,7 @@ st.caption(t("seg.shares_help"))
 # --- down, then up -----------------------------------------------------------------------------------------
 st.header(t("seg.sizes"))
 st.write(t("seg.sizes_intro", model=spec.name))
-path = cache.seg_sizes(spec.name, loaded.weights, digest, loaded, image)
+path = cache.seg_sizes(loaded, image)
 stages = path.stages
 phase_names = {p: t("seg.phase." + p) for p in ("input", "down", "same", "up")}
 st.plotly_chart(

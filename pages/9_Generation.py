@@ -6,7 +6,6 @@ import streamlit as st
 
 from cnnviz import charts, images, render
 from cnnviz.analysis import generation, style
-from cnnviz.images import image_digest
 from cnnviz.models import LoadedModel, WeightsMissingError
 from cnnviz.ui import cache
 from cnnviz.ui.feedback import show_error
@@ -56,7 +55,7 @@ def samples_ui(loaded: LoadedModel) -> int:
         left.number_input(t("gen.gan.seed"), 0, 99_999, 0, key="gan_seed", help=t("gen.gan.seed_help"))
     )
     count = left.select_slider(t("gen.gan.count"), [8, 16, 32, 64], 16, key="gan_count")
-    digits = cache.gan_samples(loaded.spec.name, loaded.weights, seed, int(count), loaded)
+    digits = cache.gan_samples(loaded, seed, int(count))
     right.image(
         render.image_grid(digits.images, cols=8, cell=56),
         caption=t(
@@ -83,7 +82,7 @@ def walk_ui(loaded: LoadedModel) -> None:
             default="spherical",
             help=t("gen.gan.walk_mode_help"),
         )
-    walk = cache.gan_walk(loaded.spec.name, loaded.weights, seed_a, seed_b, steps, mode, loaded)
+    walk = cache.gan_walk(loaded, seed_a, seed_b, steps, mode)
     st.image(render.image_grid(walk.images, cols=steps, cell=64))
     st.plotly_chart(
         charts.line_chart(
@@ -99,9 +98,7 @@ def walk_ui(loaded: LoadedModel) -> None:
 def discriminator_ui(loaded: LoadedModel, seed: int) -> None:
     st.subheader(t("gen.gan.disc"))
     st.caption(t("gen.gan.disc_help"))
-    scores = cache.gan_scores(
-        loaded.spec.name, loaded.weights, seed, 32, image_digest(choice.image), loaded, choice.image
-    )
+    scores = cache.gan_scores(loaded, choice.image, seed, 32)
     st.plotly_chart(
         charts.score_strip(
             {t("gen.gan.fake"): scores.fake.tolist(), t("gen.gan.real"): scores.real.tolist()},
@@ -167,7 +164,7 @@ def _pair(value: tuple[int, int] | None) -> str:
 def layers_ui(loaded: LoadedModel, seed: int) -> None:
     st.subheader(t("gen.gan.layers"))
     st.caption(t("gen.gan.layers_help"))
-    result = cache.gan_layers(loaded.spec.name, loaded.weights, seed, loaded)
+    result = cache.gan_layers(loaded, seed)
     shapes = [f"{c}×{h}×{w}" for c, h, w in (layer.output_shape for layer in result.layers)]
     latent = "z {}×{}×{}".format(*result.latent_shape)
     # The diagram keeps the layers that change the shape (the transposed convolutions) and the final tanh.

@@ -1,22 +1,23 @@
 """Cached loaders shared by every page and every session.
 
 Models are cached with `st.cache_resource` (one object for all sessions; `LoadedModel.lock` serialises
-capture on it). Per-image results are cached by (model, weights, image digest), so changing a layer, a
-channel or the language re-renders without running the model again.
+capture on it). Per-image results take the `LoadedModel` and the PIL image themselves and are keyed one way,
+by `_KEYS`: a model by its `fingerprint` (name and weights for a zoo model; a digest of every parameter for
+a user's model, so two user models with one name never share a result) and an image by its pixels. Changing
+a layer, a channel or the language re-renders without running the model again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from PIL import Image
 
 from cnnviz import images, models
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from cnnviz.analysis.architecture import Traits
     from cnnviz.analysis.augment import TranslationTest
     from cnnviz.analysis.cam import CamResult
@@ -28,10 +29,36 @@ __all__ = [
     "cam_layer",
     "feature_maps",
     "grad_cam",
+    "image_key",
     "load_model",
+    "model_architecture",
     "sample_image",
     "translation",
 ]
+
+
+def image_key(image: Image.Image) -> str:
+    """The pixels' digest, worked out once per image object (images are never changed in place here)."""
+    digest = getattr(image, "_cnnviz_digest", None)
+    if digest is None:
+        digest = images.image_digest(image)
+        image._cnnviz_digest = digest  # type: ignore[attr-defined]
+    return digest
+
+
+_KEYS: dict[Any, Callable[[Any], Any]] = {
+    models.LoadedModel: lambda model: model.fingerprint,
+    Image.Image: image_key,
+}
+"""The one way a cached result is keyed by model and image: pass them as arguments, never by hand."""
+
+
+def _data(max_entries: int) -> Any:
+    return st.cache_data(max_entries=max_entries, show_spinner=False, hash_funcs=_KEYS)
+
+
+def _resource(max_entries: int) -> Any:
+    return st.cache_resource(max_entries=max_entries, show_spinner=False, hash_funcs=_KEYS)
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -50,10 +77,8 @@ def sample_image(name: str) -> Image.Image:
     return images.load_sample(name)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def feature_maps(
-    name: str, weights: str, digest: str, _model: models.LoadedModel, _image: Image.Image
-) -> FeatureMaps:
+@_resource(max_entries=4)
+def feature_maps(model: models.LoadedModel, image: Image.Image) -> FeatureMaps:
     """Every layer's feature maps of one image, computed in one forward pass and kept read-only.
 
     cache_resource, not cache_data: the maps are large and read-only, and cache_data would copy them on
@@ -61,64 +86,66 @@ def feature_maps(
     """
     from cnnviz.analysis.features import feature_maps as compute
 
-    x = _model.preprocess(_image)
-    return compute(_model.model, x, mean=_model.spec.mean, std=_model.spec.std)
+    x = model.preprocess(image)
+    return compute(model.model, x, mean=model.spec.mean, std=model.spec.std)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def grad_cam(
-    name: str,
-    weights: str,
-    digest: str,
-    layer: str,
-    target: int | None,
-    _model: models.LoadedModel,
-    _image: Image.Image,
-) -> CamResult:
+@_data(max_entries=16)
+def grad_cam(model: models.LoadedModel, image: Image.Image, layer: str, target: int | None) -> CamResult:
     """Grad-CAM of one (model, image, layer, class); cached so moving the opacity slider is free."""
     from cnnviz.analysis.cam import grad_cam as compute
 
-    return compute(_model.model, _model.preprocess(_image), layer, target)
+    return compute(model.model, model.preprocess(image), layer, target)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def architecture(name: str) -> tuple[list[LayerRow], Traits, int]:
-    """Summary rows, traits and weight depth of a model's architecture.
+    """Summary rows, traits and weight depth of a zoo architecture.
 
     Built untrained: the weights don't change any of these numbers.
     """
+    net = models.load(name, pretrained=False).model
+    spec = models.get_spec(name)
+    return _architecture(net, (1, spec.in_channels, *spec.input_size))
+
+
+@_data(max_entries=8)
+def model_architecture(model: models.LoadedModel) -> tuple[list[LayerRow], Traits, int]:
+    """`architecture` of a loaded model itself (a user's model has no zoo entry to build)."""
+    spec = model.spec
+    with model.lock:
+        return _architecture(model.model, (1, spec.in_channels, *spec.input_size))
+
+
+def _architecture(net: Any, shape: tuple[int, ...]) -> tuple[list[LayerRow], Traits, int]:
     from cnnviz.analysis.architecture import traits, weight_depth
     from cnnviz.analysis.summary import summary
 
-    net = models.load(name, pretrained=False).model
-    spec = models.get_spec(name)
-    rows = summary(net, (1, spec.in_channels, *spec.input_size))
-    return rows, traits(net), weight_depth(net)
+    return summary(net, shape), traits(net), weight_depth(net)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def translation(
-    name: str, weights: str, sample: str, max_shift: int, _model: models.LoadedModel
-) -> TranslationTest:
-    """The translation test of a bundled model on one sample image."""
+@_data(max_entries=16)
+def translation(model: models.LoadedModel, sample: str, max_shift: int) -> TranslationTest:
+    """The translation test of a model on one sample image."""
     from cnnviz.analysis.augment import translation_test
 
-    x = _model.preprocess(sample_image(sample))
-    return translation_test(_model.model, x, max_shift, mean=_model.spec.mean, std=_model.spec.std)
+    x = model.preprocess(sample_image(sample))
+    return translation_test(model.model, x, max_shift, mean=model.spec.mean, std=model.spec.std)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def cam_layer(name: str, weights: str, _model: models.LoadedModel) -> str:
+@_data(max_entries=32)
+def cam_layer(model: models.LoadedModel) -> str:
     """The default Grad-CAM layer: the last module that still returns the final spatial map."""
     import torch
 
     from cnnviz.analysis.cam import default_cam_layer
 
-    spec = _model.spec
-    return default_cam_layer(_model.model, torch.zeros(1, spec.in_channels, *spec.input_size))
+    spec = model.spec
+    with model.lock:
+        return default_cam_layer(model.model, torch.zeros(1, spec.in_channels, *spec.input_size))
 
 
-# --- detection (appended for the Detection page) ----------------------------------------------------------
+# --- detection --------------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:
     from cnnviz.analysis.detection import RawDetections, SceneSample
@@ -126,17 +153,15 @@ if TYPE_CHECKING:
 __all__ += ["detections", "detector", "shapes_scene"]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def detections(
-    name: str, weights: str, digest: str, _model: models.LoadedModel, _image: Image.Image
-) -> RawDetections:
+@_data(max_entries=16)
+def detections(model: models.LoadedModel, image: Image.Image) -> RawDetections:
     """Every candidate box of one (detector, image), before threshold and NMS (`RawDetections`).
 
     The sliders re-filter this with `cnnviz.analysis.detection.filter_detections`, without running the model.
     """
     from cnnviz.analysis.detection import detect_image
 
-    return detect_image(_model, _image)
+    return detect_image(model, image)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -157,7 +182,7 @@ def detector(name: str, pretrained: bool) -> models.LoadedModel:
     return models.load(name, pretrained=pretrained, progress=False)
 
 
-# --- segmentation (appended for the Segmentation page) ----------------------------------------------------
+# --- segmentation -----------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:
     from cnnviz.analysis.segmentation import InstanceMasks, SemanticMasks, SizePath, TransposedConv
@@ -165,50 +190,33 @@ if TYPE_CHECKING:
 __all__ += ["partner_model", "seg_instances", "seg_semantic", "seg_sizes", "seg_truth", "transposed_conv"]
 
 
-def _seg_threshold(model: models.LoadedModel, threshold: float) -> float | None:
-    """The threshold only changes Mask R-CNN's semantic map, so other models keep one cache entry."""
-    return threshold if model.spec.family == "Mask R-CNN" else None
+def seg_semantic(model: models.LoadedModel, image: Image.Image, threshold: float) -> SemanticMasks:
+    """The class of every pixel of one (model, image). The threshold only changes Mask R-CNN's semantic
+    map, so other models keep one cache entry whatever the slider says."""
+    return _semantic(model, image, threshold if model.spec.family == "Mask R-CNN" else None)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _semantic(
-    name: str,
-    weights: str,
-    digest: str,
-    threshold: float | None,
-    _model: models.LoadedModel,
-    _image: Image.Image,
-) -> SemanticMasks:
+@_data(max_entries=16)
+def _semantic(model: models.LoadedModel, image: Image.Image, threshold: float | None) -> SemanticMasks:
     from cnnviz.analysis.segmentation import semantic_masks_image
 
-    return semantic_masks_image(_model, _image, threshold)
+    return semantic_masks_image(model, image, threshold)
 
 
-def seg_semantic(
-    model: models.LoadedModel, digest: str, image: Image.Image, threshold: float
-) -> SemanticMasks:
-    """The class of every pixel of one (model, image), cached by model, weights and image digest."""
-    return _semantic(model.spec.name, model.weights, digest, _seg_threshold(model, threshold), model, image)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def seg_instances(
-    name: str, weights: str, digest: str, threshold: float, _model: models.LoadedModel, _image: Image.Image
-) -> InstanceMasks:
+@_data(max_entries=16)
+def seg_instances(model: models.LoadedModel, image: Image.Image, threshold: float) -> InstanceMasks:
     """One mask per object of one (instance model, image, threshold)."""
     from cnnviz.analysis.segmentation import instance_masks_image
 
-    return instance_masks_image(_model, _image, threshold)
+    return instance_masks_image(model, image, threshold)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def seg_sizes(
-    name: str, weights: str, digest: str, _model: models.LoadedModel, _image: Image.Image
-) -> SizePath:
+@_data(max_entries=16)
+def seg_sizes(model: models.LoadedModel, image: Image.Image) -> SizePath:
     """The spatial size of each stage in one captured forward pass."""
     from cnnviz.analysis.segmentation import size_path_image
 
-    return size_path_image(_model, _image)
+    return size_path_image(model, image)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -253,7 +261,7 @@ def partner_model(name: str, untrained_ok: bool) -> models.LoadedModel:
     )
 
 
-# --- residual gradients and SE attention (appended for those pages) ----------------------------------------
+# --- residual gradients and SE attention ------------------------------------------------------------------
 
 if TYPE_CHECKING:
     from cnnviz.analysis.residual import DepthProfile, ResidualGradients
@@ -262,15 +270,9 @@ if TYPE_CHECKING:
 __all__ += ["depth_profile", "residual_gradients", "se_weights"]
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@_data(max_entries=16)
 def residual_gradients(
-    name: str,
-    weights: str,
-    digest: str,
-    target: int | None,
-    objective: str,
-    _model: models.LoadedModel,
-    _image: Image.Image,
+    model: models.LoadedModel, image: Image.Image, target: int | None, objective: str
 ) -> ResidualGradients:
     """Per-block gradients and their skip/branch split for one (model, image, class, objective).
 
@@ -278,7 +280,7 @@ def residual_gradients(
     """
     from cnnviz.analysis.residual import residual_gradients as compute
 
-    return compute(_model.model, _model.preprocess(_image), target, objective=objective)
+    return compute(model.model, model.preprocess(image), target, objective=objective)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -289,20 +291,18 @@ def depth_profile(depth: int, residual: bool, batch_norm: bool) -> DepthProfile:
     return compute(depth, residual, batch_norm=batch_norm)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def se_weights(
-    name: str, weights: str, digest: str, _model: models.LoadedModel, _image: Image.Image
-) -> SEResult:
+@_resource(max_entries=6)
+def se_weights(model: models.LoadedModel, image: Image.Image) -> SEResult:
     """Every SE block's squeeze vector, excitation weights and maps for one (model, image).
 
     cache_resource, not cache_data: the before/after maps are large and read-only.
     """
     from cnnviz.analysis.se import se_weights as compute
 
-    return compute(_model.model, _model.preprocess(_image))
+    return compute(model.model, model.preprocess(image))
 
 
-# --- generation (appended for the Generation page) --------------------------------------------------------
+# --- generation -------------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:
     from cnnviz.analysis.generation import DiscriminatorScores, GeneratedDigits, GeneratorLayers, LatentWalk
@@ -311,48 +311,36 @@ if TYPE_CHECKING:
 __all__ += ["gan_card", "gan_layers", "gan_samples", "gan_scores", "gan_snapshots", "gan_walk"]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def gan_samples(
-    name: str, weights: str, seed: int, count: int, _model: models.LoadedModel
-) -> GeneratedDigits:
+@_data(max_entries=32)
+def gan_samples(model: models.LoadedModel, seed: int, count: int) -> GeneratedDigits:
     """The generator's digits for one seed, with the discriminator's scores."""
     from cnnviz.analysis.generation import sample
 
-    return sample(_model, seed, count)
+    return sample(model, seed, count)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def gan_walk(
-    name: str, weights: str, seed_a: int, seed_b: int, steps: int, mode: str, _model: models.LoadedModel
-) -> LatentWalk:
+@_data(max_entries=32)
+def gan_walk(model: models.LoadedModel, seed_a: int, seed_b: int, steps: int, mode: str) -> LatentWalk:
     """Images along a walk between the latent vectors of two seeds."""
     from cnnviz.analysis.generation import latent_walk
 
-    return latent_walk(_model, seed_a, seed_b, steps, "linear" if mode == "linear" else "spherical")
+    return latent_walk(model, seed_a, seed_b, steps, "linear" if mode == "linear" else "spherical")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def gan_scores(
-    name: str,
-    weights: str,
-    seed: int,
-    count: int,
-    digest: str,
-    _model: models.LoadedModel,
-    _image: Image.Image,
-) -> DiscriminatorScores:
+@_data(max_entries=16)
+def gan_scores(model: models.LoadedModel, image: Image.Image, seed: int, count: int) -> DiscriminatorScores:
     """The discriminator's scores of held-out real digits, generated digits and the chosen picture."""
     from cnnviz.analysis.generation import discriminator_scores
 
-    return discriminator_scores(_model, seed, count, _image)
+    return discriminator_scores(model, seed, count, image)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def gan_layers(name: str, weights: str, seed: int, _model: models.LoadedModel) -> GeneratorLayers:
+@_data(max_entries=16)
+def gan_layers(model: models.LoadedModel, seed: int) -> GeneratorLayers:
     """The generator's layers and feature maps from a captured forward pass of one latent vector."""
     from cnnviz.analysis.generation import generator_layers
 
-    return generator_layers(_model, seed)
+    return generator_layers(model, seed)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

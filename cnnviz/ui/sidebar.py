@@ -23,7 +23,20 @@ from cnnviz.ui.feedback import show_error
 from cnnviz.ui.text import LANGS, language, set_language, t
 from cnnviz.ui.widgets import remembered
 
-__all__ = ["Choice", "model_caption", "model_label", "model_note", "page", "require_model"]
+__all__ = [
+    "USER_PREFIX",
+    "Choice",
+    "model_caption",
+    "model_label",
+    "model_note",
+    "model_spec",
+    "page",
+    "require_model",
+]
+
+USER_PREFIX = "user:"
+"""A picker's option for a user's model (`python -m cnnviz serve --model ...`): "user:" + its name, so it never
+collides with a zoo name."""
 
 DEFAULT_SAMPLE = "chelsea"
 TINY_IMAGE = 32
@@ -70,29 +83,62 @@ def model_note(spec: models.ModelSpec) -> str:
 def model_caption(loaded: models.LoadedModel) -> str:
     """The line under a page's title: which weights, the model's note, and for a classifier that knows only
     a few classes, which ones (a digit net calls a cat "4": it has no other answer)."""
-    parts = [t("weights.label", what=t("weights." + loaded.weights)), model_note(loaded.spec)]
+    parts = [t("weights.label", what=t("weights." + loaded.weights))]
+    if loaded.spec.source == "user":
+        parts.append(t("user.caption", family=loaded.spec.family, weights=loaded.weights_name))
+    elif model_note(loaded.spec):
+        parts.append(model_note(loaded.spec))
     if loaded.spec.task == "classification" and 0 < len(loaded.categories) <= 10:
         parts.append(t("model.knows", classes=", ".join(loaded.categories)))
     return " · ".join(parts)
 
 
+def _user_name(option: str) -> str | None:
+    return option.removeprefix(USER_PREFIX) if option.startswith(USER_PREFIX) else None
+
+
+def model_spec(option: str) -> models.ModelSpec:
+    """The spec behind a picker's option: a zoo entry, or a user's model (`USER_PREFIX`)."""
+    user = _user_name(option)
+    return models.user_model(user).spec if user is not None else models.get_spec(option)
+
+
 def model_label(name: str) -> str:
     """Family, name, where the weights come from and whether they are here, in the chosen language."""
+    user = _user_name(name)
+    if user is not None:
+        return f"{models.user_model(user).spec.family} · {user} — {t('weights.user')}"
     spec = models.get_spec(name)
     state = t("weights.present") if models.weights_present(name) else t("weights.missing")
     return f"{spec.family} · {name} — {t('weights.' + spec.source)} ({state})"
 
 
+def _option_text(option: str) -> str:
+    user = _user_name(option)
+    return f"{user} ({t('weights.user')})" if user is not None else option
+
+
 def _model_picker(tasks: tuple[str, ...], key: str, tag: str | None) -> str | None:
+    # The user's own models come first and are chosen first, whatever the page's tag: a page says in a
+    # sentence when a model lacks what it shows (no residual block, no SE module).
+    users = [USER_PREFIX + m.spec.name for m in models.user_models() if m.spec.task in tasks]
     specs = [s for s in models.list_specs(tag=tag) if s.task in tasks]
-    if not specs:
+    if not specs and not users:
         return None
     # Grouped by family, present weights first within a family, so the list reads like the lecture's story.
     specs.sort(key=lambda s: (s.family, not models.weights_present(s.name), s.name))
     names = [s.name for s in specs]
     present = [n for n in names if models.weights_present(n)]
-    preferred = [n for n in PREFERRED_MODELS if n in present] or present or names
-    name = remembered(st.sidebar.selectbox, t("side.model"), names, key=key, default=preferred[0], url=True)
+    preferred = users or [n for n in PREFERRED_MODELS if n in present] or present or names
+    name = remembered(
+        st.sidebar.selectbox,
+        t("side.model"),
+        users + names,
+        key=key,
+        format_func=_option_text,
+        default=preferred[0],
+        url=True,
+    )
     st.sidebar.caption(model_label(name))
     return name
 
@@ -213,6 +259,9 @@ def require_model(name: str | None) -> models.LoadedModel | None:
     """
     if name is None:
         return None
+    user = _user_name(name)
+    if user is not None:
+        return models.user_model(user)
     try:
         if models.weights_present(name):
             with st.spinner(t("loading.model", name=name)):

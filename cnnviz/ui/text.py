@@ -63,6 +63,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "weights.torchvision pretrained": ("torchvision pretrained", "torchvision 사전학습 가중치"),
     "weights.torchvision": ("torchvision pretrained", "torchvision 사전학습 가중치"),
     "weights.untrained": ("UNTRAINED (random weights)", "학습 안 됨 (무작위 가중치)"),
+    "weights.user": ("your model", "사용자 모델"),
+    "user.caption": ("{family}, weights: {weights}", "{family}, 가중치: {weights}"),
     "weights.present": ("present", "있음"),
     "weights.missing": ("missing", "없음"),
     "weights.label": ("Weights: {what}", "가중치: {what}"),
