@@ -17,6 +17,7 @@ its ``key`` and ``params`` let the app say the same sentence in Korean (``ckpter
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -155,7 +156,8 @@ def read_state_dict(
         max_bytes: The largest file accepted, checked before anything is read from a path.
 
     Returns:
-        Parameter and buffer names mapped to CPU tensors, in the file's order.
+        Parameter and buffer names mapped to CPU tensors, in the file's order (a safetensors file keeps none:
+        there, the library's).
 
     Raises:
         CheckpointError: The file is missing, unreadable, empty, larger than ``max_bytes``, not a checkpoint,
@@ -202,9 +204,7 @@ def _read_source(
     label = name or os.fspath(source)
     try:
         if path.is_dir():
-            raise CheckpointError(
-                f"“{label}” is a folder, not a file.", key="not_found", params={"name": label}
-            )
+            raise IsADirectoryError(errno.EISDIR, "it is a folder")
         size = path.stat().st_size
         _check_size(size, max_bytes, label, too_large)
         data = path.read_bytes()
@@ -225,16 +225,13 @@ def _read_source(
 
 def _check_size(size: int, limit: int, label: str, too_large: str) -> None:
     labels = too_large == "labels_too_large"
+    if size == 0 and labels:
+        raise _no_labels(label)
     if size == 0:
-        what = "labels file" if labels else "checkpoint file"
-        raise CheckpointError(
-            f"The {what} “{label}” is empty.",
-            key="labels_empty" if labels else "empty",
-            params={"name": label},
-        )
+        raise CheckpointError(f"The checkpoint file “{label}” is empty.", key="empty", params={"name": label})
     if size > limit:
         params = {"name": label, "size_mb": size / 2**20, "limit_mb": limit / 2**20}
-        what = "A labels file" if labels else "A checkpoint"
+        what = "a labels file" if labels else "a checkpoint"
         raise CheckpointError(
             f"“{label}” is {params['size_mb']:.1f} MB; {what} may have at most {params['limit_mb']:.1f} MB.",
             key=too_large,
@@ -309,6 +306,10 @@ _STRING_OPS: Final[frozenset[str]] = frozenset(
 )
 _GET_OPS: Final[frozenset[str]] = frozenset({"BINGET", "LONG_BINGET", "GET"})
 _PUT_OPS: Final[frozenset[str]] = frozenset({"BINPUT", "LONG_BINPUT", "PUT"})
+_PY3_NAMES: Final[dict[str, str]] = {
+    "__builtin__": "builtins",
+    "copy_reg": "copyreg",
+}  # protocol 2's spelling
 
 
 def _refused_pickle(data: bytes, label: str, max_bytes: int) -> CheckpointError | None:
@@ -412,9 +413,10 @@ def _collect(ops: list[tuple[str, Any]], globals_: list[str], strings: set[str])
                 memo[index] = recent[-1]
             continue
         if op == "GLOBAL":
-            globals_.append(str(arg).replace(" ", "."))
+            module, _, name = str(arg).partition(" ")
+            globals_.append(f"{_PY3_NAMES.get(module, module)}.{name}")
         elif op == "STACK_GLOBAL" and len(recent) >= 2:
-            globals_.append(f"{recent[-2]}.{recent[-1]}")
+            globals_.append(f"{_PY3_NAMES.get(recent[-2], recent[-2])}.{recent[-1]}")
         recent.clear()
 
 
@@ -654,7 +656,7 @@ def _check_keys(
     }
     missing = [k for k in expected if k not in state and k not in filled]
     unexpected = [k for k in state if k not in expected]
-    shapes = [k for k in state if k in expected and tuple(state[k].shape) != expected[k]]
+    shapes = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]  # the model's order
     if not (missing or unexpected or shapes):
         return
     if state and not any(k in expected for k in state):
@@ -737,10 +739,14 @@ def read_labels(
     else:
         labels = [line.strip() for line in text.splitlines() if line.strip()]
     if not labels:
-        raise CheckpointError(
-            f"The labels file “{label}” names no classes.", key="labels_empty", params={"name": label}
-        )
+        raise _no_labels(label)
     return labels
+
+
+def _no_labels(label: str) -> CheckpointError:
+    return CheckpointError(
+        f"The labels file “{label}” names no classes.", key="labels_empty", params={"name": label}
+    )
 
 
 _JSON_TYPES: Final[dict[type, str]] = {
