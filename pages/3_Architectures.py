@@ -4,9 +4,8 @@ import streamlit as st
 
 from cnnviz import charts
 from cnnviz.analysis.architecture import compare_stacks
-from cnnviz.models import get_spec
 from cnnviz.ui import cache
-from cnnviz.ui.sidebar import page
+from cnnviz.ui.sidebar import model_spec, page, require_model
 from cnnviz.ui.text import t
 
 
@@ -26,8 +25,14 @@ name = choice.model_name
 if name is None:
     st.stop()
 
-spec = get_spec(name)
-rows, _, depth = cache.architecture(name)
+spec = model_spec(name)
+if spec.source == "user":  # a user's model has no zoo entry to build untrained: the loaded one is read
+    loaded = require_model(name)
+    if loaded is None:
+        st.stop()
+    rows, _, depth = cache.model_architecture(loaded)
+else:
+    rows, _, depth = cache.architecture(name)
 st.subheader(t("arch.table", name=name))
 st.caption(t("arch.table_help"))
 st.dataframe(

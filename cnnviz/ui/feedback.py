@@ -7,6 +7,7 @@ import streamlit as st
 from cnnviz.analysis.conv import ConvSettingsError
 from cnnviz.images import ImageError
 from cnnviz.models import WeightsMissingError
+from cnnviz.models.checkpoint import CheckpointError
 from cnnviz.ui.text import TEXT, language, t
 
 __all__ = ["explain", "show_error"]
@@ -27,6 +28,14 @@ def explain(err: Exception) -> str:
                 params["name"] = t(f"convname.{params['name']}")
             try:
                 return t(key, **params)
+            except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
+                return str(err)
+        return str(err)
+    if isinstance(err, CheckpointError):
+        key = f"ckpterr.{err.key}"
+        if key in TEXT:
+            try:
+                return t(key, **err.params)
             except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
                 return str(err)
         return str(err)

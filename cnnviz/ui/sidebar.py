@@ -35,8 +35,8 @@ __all__ = [
 ]
 
 USER_PREFIX = "user:"
-"""A picker's option for a user's model (`python -m cnnviz serve --model ...`): "user:" + its name, so it never
-collides with a zoo name."""
+"""A picker's option for a user's model (`python -m cnnviz serve --model ...`): "user:" + its name, so it
+never collides with a zoo name."""
 
 DEFAULT_SAMPLE = "chelsea"
 TINY_IMAGE = 32
