@@ -1,12 +1,11 @@
 """Every user-facing sentence, in English and Korean, looked up by key.
 
-The Korean follows the lecture's own terms (특징 맵, 필터, 스트라이드, 패딩, 풀링, ...). `tr` is pure so tests can
-check the table without Streamlit; `t` reads the language chosen in the sidebar.
+The Korean follows the lecture's own terms (특징 맵, 필터, 스트라이드, 패딩, 풀링, ...). `tr` is pure so tests and
+the command line's reports use the table without Streamlit (imported only by `t` and the language picker);
+`t` reads the language chosen in the sidebar.
 """
 
 from __future__ import annotations
-
-import streamlit as st
 
 __all__ = ["LANGS", "TEXT", "language", "set_language", "t", "tr"]
 
@@ -578,10 +577,14 @@ _LANG_KEY = "_cnnviz_lang"
 
 def set_language(lang: str) -> None:
     """Called by the sidebar's language picker on every run."""
+    import streamlit as st
+
     st.session_state[_LANG_KEY] = lang if lang in LANGS else "en"
 
 
 def language() -> str:
+    import streamlit as st
+
     return st.session_state.get(_LANG_KEY, "en")
 
 
