@@ -849,11 +849,14 @@ _DIGITS_PER_CLASS: Final[int] = 20
 _SHAPES_COUNT: Final[int] = 180
 
 
-def _constant(image: Image.Image) -> Callable[[], Image.Image]:
-    def draw() -> Image.Image:
-        return image
+@dataclass(frozen=True, eq=False)
+class _Drawn:
+    """A picture drawn once, when the bundled set was built (module level, so a set pickles)."""
 
-    return draw
+    image: Image.Image
+
+    def __call__(self) -> Image.Image:
+        return self.image
 
 
 def _digits() -> tuple[tuple[ImageItem, ...], tuple[str, ...]]:
@@ -869,7 +872,7 @@ def _digits() -> tuple[tuple[ImageItem, ...], tuple[str, ...]]:
             grey = np.rint(split.held_out_grids[row].astype(np.float64) * 255.0).astype(np.uint8)
             scale = IMAGE_SIZE // grey.shape[0]
             picture = from_array(np.kron(grey, np.ones((scale, scale), np.uint8)))
-            items.append(ImageItem(f"{CLASSES[digit]}/{int(row):03d}.png", digit, _constant(picture)))
+            items.append(ImageItem(f"{CLASSES[digit]}/{int(row):03d}.png", digit, _Drawn(picture)))
     return tuple(sorted(items, key=lambda item: item.path)), CLASSES
 
 
@@ -881,28 +884,32 @@ def _shapes() -> tuple[tuple[ImageItem, ...], tuple[str, ...]]:
         sample = shapes.classification_sample(seed)
         label = int(sample.instances[0].label)
         picture = from_array(sample.image)
-        items.append(ImageItem(f"{shapes.CLASSES[label]}/{seed}.png", label, _constant(picture)))
+        items.append(ImageItem(f"{shapes.CLASSES[label]}/{seed}.png", label, _Drawn(picture)))
     return tuple(sorted(items, key=lambda item: item.path)), shapes.CLASSES
 
 
-def _sample_part(name: str, quarter: int) -> Callable[[], Image.Image]:
-    def draw() -> Image.Image:
-        photo = load_sample(name)
-        if quarter == 0:
+@dataclass(frozen=True)
+class _SamplePart:
+    """A sample photo (quarter 0) or one of its quarters (1 to 4, row by row), loaded when asked."""
+
+    name: str
+    quarter: int
+
+    def __call__(self) -> Image.Image:
+        photo = load_sample(self.name)
+        if self.quarter == 0:
             return photo
-        row, col = divmod(quarter - 1, 2)
+        row, col = divmod(self.quarter - 1, 2)
         width, height = photo.width // 2, photo.height // 2
         return photo.crop((col * width, row * height, (col + 1) * width, (row + 1) * height))
-
-    return draw
 
 
 def _samples() -> tuple[tuple[ImageItem, ...], tuple[str, ...]]:
     from cnnviz.images import sample_names
 
-    items = [ImageItem(f"{name}.png", None, _sample_part(name, 0)) for name in sample_names("photo")]
+    items = [ImageItem(f"{name}.png", None, _SamplePart(name, 0)) for name in sample_names("photo")]
     items += [
-        ImageItem(f"{name}-q{quarter}.png", None, _sample_part(name, quarter))
+        ImageItem(f"{name}-q{quarter}.png", None, _SamplePart(name, quarter))
         for name in sample_names("photo")
         for quarter in range(1, 5)
     ]

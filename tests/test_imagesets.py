@@ -61,10 +61,10 @@ def _zip(
     return buffer.getvalue()
 
 
-def _symlink_member(name: str) -> zipfile.ZipInfo:
+def _symlink_member(name: str, kind: int = stat.S_IFLNK) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name)
     info.create_system = 3  # Unix: the high 16 bits of external_attr are st_mode
-    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    info.external_attr = (kind | 0o777) << 16
     return info
 
 
@@ -258,21 +258,20 @@ def _encrypted() -> bytes:
 
 
 _PNG = _png(1)
+TRAVERSAL = (
+    "../evil.png",
+    "../../../../evil2.png",
+    "/etc/evil.png",
+    "C:/Windows/evil.png",
+    "c:evil.png",
+    "a\\..\\..\\evil.png",
+    "ok/../../evil.png",
+)
 
 # name -> (zip bytes or a function making them, limits, expected key, words the sentence must contain)
 HOSTILE = {
     "traversal": (
-        lambda: _zip(
-            [
-                ("../evil.png", _PNG),
-                ("../../../../tmp/evil2.png", _PNG),
-                ("/etc/evil.png", _PNG),
-                ("C:/Windows/evil.png", _PNG),
-                ("c:evil.png", _PNG),
-                ("a\\..\\..\\evil.png", _PNG),
-                ("ok/../../evil.png", _PNG),
-            ]
-        ),
+        lambda: _zip([(name, _PNG) for name in TRAVERSAL]),
         ZIP_LIMITS,
         "nothing_usable",
         ["unsafe path (", "backslash): 7"],
@@ -359,6 +358,8 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(zipfile.ZipFile, "extract", refuse)
     monkeypatch.setattr(zipfile.ZipFile, "extractall", refuse)
     yield tmp_path
+    for name in TRAVERSAL:  # where an extraction relative to the working directory would have written
+        assert not (cwd / name.replace("\\", "/")).resolve().exists(), name
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
         "cwd",
         "cwd/deeper",
@@ -412,6 +413,7 @@ def test_every_hostile_member_is_counted_beside_good_images(sandbox: Path) -> No
                 ("../evil.png", _PNG),
                 ("/abs.png", _PNG),
                 (_symlink_member("link.png"), b"/etc/passwd"),
+                (_symlink_member("fifo.png", stat.S_IFIFO), _PNG),
                 ("notes.txt", b"hello"),
                 ("blank.png", b""),
                 (".hidden.png", _PNG),
@@ -424,13 +426,23 @@ def test_every_hostile_member_is_counted_beside_good_images(sandbox: Path) -> No
     assert image_set.skipped == {
         "unsafe_path": 2,
         "symlink": 1,
+        "not_regular": 1,
         "hidden": 1,
         "duplicate": 1,
         "empty": 1,
         "not_image": 1,
     }
     assert describe_skipped(image_set.skipped).startswith("unsafe path (.., absolute")
-    assert image_set.skipped_total == 7
+    assert image_set.skipped_total == 8
+
+
+def test_an_unknown_compression_method_is_unreadable() -> None:
+    data = bytearray(_zip([("odd.png", _png(1)), ("ok.png", _png(2))]))
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        start = data.find(signature)  # the first member's headers
+        data[start + offset : start + offset + 2] = struct.pack("<H", 99)
+    image_set = from_zip(bytes(data))
+    assert image_set.paths == ("ok.png",) and image_set.skipped == {"unreadable": 1}
 
 
 def test_the_entry_count_is_refused_before_zipfile_reads_the_directory(
@@ -626,6 +638,25 @@ def test_every_error_and_skip_reason_is_translated() -> None:
     assert {f"setserr.{key}" for key in ERROR_KEYS} <= TEXT.keys()
     assert {f"sets.skip.{reason}" for reason in SKIP_REASONS} <= TEXT.keys()
     assert {f"sets.bundled.{name}" for name in imagesets.BUNDLED} <= TEXT.keys()
+
+
+def test_sets_pickle_for_caches(tmp_path: Path) -> None:
+    sets = [
+        from_zip(_zip(list(LABELLED.items()))),
+        from_folder(_write(tmp_path / "set", LABELLED)),
+        bundled("shapes"),
+        bundled("samples"),
+    ]
+    for image_set in sets:
+        again = pickle.loads(pickle.dumps(image_set))
+        assert (again.paths, again.labels, again.classes, again.fingerprint) == (
+            image_set.paths,
+            image_set.labels,
+            image_set.classes,
+            image_set.fingerprint,
+        )
+        path = image_set.paths[-1]
+        assert np.array_equal(np.asarray(again.load(path)), np.asarray(image_set.load(path)))
 
 
 def test_errors_pickle_and_keys_are_checked() -> None:
