@@ -18,7 +18,8 @@ from PIL import Image
 __all__ = ["Report", "png_bytes"]
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; }
+body { color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.25rem; margin-top: 2rem; }
 table { border-collapse: collapse; font-size: 0.85rem; } td, th { border: 1px solid #ccc; padding: 2px 6px; }
 th { background: #f3f3f3; text-align: left; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -55,7 +56,9 @@ class Report:
     def paragraph(self, text: str) -> None:
         self._parts.append(f"<p>{html.escape(text)}</p>")
 
-    def image(self, image: Image.Image | np.ndarray | bytes, caption: str = "", width: int | None = None) -> None:
+    def image(
+        self, image: Image.Image | np.ndarray | bytes, caption: str = "", width: int | None = None
+    ) -> None:
         """A PNG embedded in the file (`bytes` are taken to be PNG already)."""
         data = image if isinstance(image, bytes) else png_bytes(image)
         src = "data:image/png;base64," + base64.b64encode(data).decode("ascii")

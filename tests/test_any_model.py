@@ -11,46 +11,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from usermodels.strange import Strange
 
 from cnnviz import models
 from cnnviz.analysis import augment, features, residual, se, segmentation, style, summary
 from cnnviz.analysis.cam import grad_cam
 from cnnviz.analysis.detection import detect
-
-
-class Gate(nn.Module):
-    """Squeeze (global average) -> FC -> ReLU -> FC -> sigmoid -> scale, in the user's own words."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.down = nn.Linear(channels, channels // 2)
-        self.up = nn.Linear(channels // 2, channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = torch.sigmoid(self.up(F.relu(self.down(x.mean(dim=(2, 3))))))
-        return x * w[:, :, None, None]
-
-
-class Unit(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.a = nn.Conv2d(channels, channels, 3, padding=1)
-        self.b = nn.Conv2d(channels, channels, 3, padding=1)
-        self.gate = Gate(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.gate(self.b(F.relu(self.a(x)))) + x)  # the residual "+" is a function, no module
-
-
-class Strange(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.stem = nn.Conv2d(1, 8, 3, stride=2, padding=1)
-        self.unit = Unit(8)
-        self.head = nn.Linear(8, 7)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(F.relu(self.unit(F.relu(self.stem(x)))).mean(dim=(2, 3)))
 
 
 @pytest.fixture()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from cnnviz.hooks import layer_name
 from cnnviz.report import Report
 from cnnviz.ui.text import tr
 
-__all__ = ["Explanation", "SUMMARY_COLUMNS", "add_parser", "default_layers", "explain", "run"]
+__all__ = ["SUMMARY_COLUMNS", "Explanation", "add_parser", "default_layers", "explain", "run"]
 
 SUMMARY_COLUMNS = (
     "layer",
@@ -158,8 +159,8 @@ def explain(
     return Explanation(model, image_name, rows, fmaps, chosen, top, cam)
 
 
-def _json_list(values: object) -> str:
-    return "" if values is None else json.dumps([v if isinstance(v, int) else v for v in values])  # type: ignore[attr-defined]
+def _json_list(values: Sequence[object] | None) -> str:
+    return "" if values is None else json.dumps(list(values))
 
 
 def summary_rows(explanation: Explanation) -> list[dict[str, object]]:
@@ -212,7 +213,9 @@ def write(explanation: Explanation, out: Path, lang: str) -> list[Path]:
     grids = {}
     for layer in explanation.layers:
         fmap = explanation.fmaps.maps[layer]
-        grids[layer] = render.channel_grid(fmap, order=rank_channels(fmap), cell=48 if fmap.shape[0] > 16 else 64)
+        grids[layer] = render.channel_grid(
+            fmap, order=rank_channels(fmap), cell=48 if fmap.shape[0] > 16 else 64
+        )
         path = out / "feature_maps" / f"{layer}.png"
         Image.fromarray(grids[layer].image).save(path)
         written.append(path)
@@ -230,7 +233,11 @@ def write(explanation: Explanation, out: Path, lang: str) -> list[Path]:
 
 
 def _report(
-    ex: Explanation, rows: list[dict[str, object]], grids: dict[str, render.ChannelGrid], overlay: Image.Image, lang: str
+    ex: Explanation,
+    rows: list[dict[str, object]],
+    grids: dict[str, render.ChannelGrid],
+    overlay: Image.Image,
+    lang: str,
 ) -> str:
     spec = ex.model.spec
     report = Report(tr("report.explain.title", lang, model=spec.name), lang=lang)
@@ -245,7 +252,11 @@ def _report(
             shape=str(ex.fmaps.input_shape),
         )
     )
-    report.image(ex.fmaps.view[..., 0] if ex.fmaps.view.shape[2] == 1 else ex.fmaps.view, tr("report.input", lang), width=224)
+    report.image(
+        ex.fmaps.view[..., 0] if ex.fmaps.view.shape[2] == 1 else ex.fmaps.view,
+        tr("report.input", lang),
+        width=224,
+    )
     report.heading(tr("report.prediction", lang, k=len(ex.top)))
     report.table(
         [tr(f"report.col.{c}", lang) for c in ("class", "index", "probability")],
@@ -276,7 +287,9 @@ def _report(
 def run(args: argparse.Namespace) -> int:
     model = load_model(options_from_args(args))
     image = read_image(args.image)
-    explanation = explain(model, image, image_name=Path(args.image).name, layers=args.layers, target=args.target)
+    explanation = explain(
+        model, image, image_name=Path(args.image).name, layers=args.layers, target=args.target
+    )
     with torch.no_grad():
         written = write(explanation, Path(args.out), args.lang)
     print(f"wrote {len(written)} files to {args.out}")

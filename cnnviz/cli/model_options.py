@@ -48,7 +48,9 @@ def add_model_options(parser: argparse.ArgumentParser, *, required: bool = True)
         help="a zoo name (e.g. lenet5, resnet18) or package.module:callable returning an nn.Module",
     )
     group.add_argument("--weights", metavar="FILE", help="a state dict: .safetensors, or .pt/.pth/.bin/.ckpt")
-    group.add_argument("--labels", metavar="FILE", help="class names: a text file (one per line) or JSON list")
+    group.add_argument(
+        "--labels", metavar="FILE", help="class names: a text file (one per line) or JSON list"
+    )
     group.add_argument("--input-size", type=int, metavar="N", help="the side the image is resized to")
     group.add_argument("--mean", type=float, nargs="+", metavar="M", help="one value, or one per channel")
     group.add_argument("--std", type=float, nargs="+", metavar="S", help="one value, or one per channel")
@@ -86,7 +88,9 @@ def _import_callable(spec: str) -> nn.Module:
             "add that folder to PYTHONPATH."
         ) from None
     except Exception as err:  # the user's module ran and failed: say how, without its traceback
-        raise CliError(f"--model {spec!r}: importing {module_name!r} failed: {type(err).__name__}: {err}") from None
+        raise CliError(
+            f"--model {spec!r}: importing {module_name!r} failed: {type(err).__name__}: {err}"
+        ) from None
     target: object = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -99,7 +103,9 @@ def _import_callable(spec: str) -> nn.Module:
     except Exception as err:
         raise CliError(f"--model {spec!r}: calling {attr}() failed: {type(err).__name__}: {err}") from None
     if not isinstance(built, nn.Module):
-        raise CliError(f"--model {spec!r}: {attr}() returned a {type(built).__name__}, not a torch nn.Module.")
+        raise CliError(
+            f"--model {spec!r}: {attr}() returned a {type(built).__name__}, not a torch nn.Module."
+        )
     return built
 
 
@@ -136,16 +142,17 @@ def load_model(options: ModelOptions) -> models.LoadedModel:
         CliError: every problem, as one sentence naming the file, key, layer or model.
     """
     custom = any(
-        v is not None for v in (options.weights, options.labels, options.input_size, options.mean, options.std)
+        v is not None
+        for v in (options.weights, options.labels, options.input_size, options.mean, options.std)
     )
     if ":" not in options.spec and not custom and options.name is None:
         try:
-            spec = models.get_spec(options.spec)
+            zoo = models.get_spec(options.spec)
         except KeyError:
             build_module(options)  # raises the sentence
             raise
         try:
-            return models.load(spec.name, pretrained=not options.untrained, progress=False)
+            return models.load(zoo.name, pretrained=not options.untrained, progress=False)
         except models.WeightsMissingError as err:
             raise CliError(f"{err} (or pass --untrained)") from None
     net, spec = build_module(options)
