@@ -344,6 +344,40 @@ def test_score_cam_does_not_depend_on_the_batch_size(resnet18: nn.Module) -> Non
     np.testing.assert_allclose(one.heatmap, many.heatmap, atol=1e-5)
 
 
+def test_score_cam_on_fewer_channels_uses_those_that_vary_most(resnet18: nn.Module) -> None:
+    # Reference: a plain forward hook for the feature map, and the masked images scored by hand.
+    x = _image(32, seed=5)
+    k, target = 10, 7
+    store: list[torch.Tensor] = []
+    handle = resnet18.layer2.register_forward_hook(lambda m, i, out: store.append(out.detach().clone()))
+    try:
+        with torch.no_grad():
+            resnet18(x)
+    finally:
+        handle.remove()
+    fmap = store[0][0]  # (128, 4, 4)
+    chosen = torch.topk(fmap.flatten(1).var(dim=1), k).indices
+    masks = F.interpolate(fmap[None, chosen], size=(32, 32), mode="bilinear", align_corners=True)[0]
+    masks = (masks - masks.amin(dim=(1, 2), keepdim=True)) / (
+        masks.amax(dim=(1, 2), keepdim=True) - masks.amin(dim=(1, 2), keepdim=True)
+    )
+    with torch.no_grad():
+        scores = resnet18(x * masks[:, None])[:, target]
+    weights = torch.zeros(128)
+    weights[chosen] = torch.softmax(scores, dim=0)
+    raw = torch.relu(torch.einsum("c,chw->hw", weights, fmap))
+
+    result = cam(resnet18, x, "layer2", target=target, method="scorecam", max_channels=k, batch_size=4)
+    assert set(np.flatnonzero(result.channel_weights)) == set(chosen.tolist())
+    np.testing.assert_allclose(result.channel_weights, weights.numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(result.raw, raw.numpy(), rtol=1e-4, atol=1e-5 * float(raw.max()))
+    every = cam(resnet18, x, "layer2", target=target, method="scorecam")
+    np.testing.assert_array_equal(
+        cam(resnet18, x, "layer2", target=target, method="scorecam", max_channels=128).channel_weights,
+        every.channel_weights,
+    )
+
+
 # --- the methods against closed forms ----------------------------------------------------------------------
 
 
@@ -545,6 +579,7 @@ def test_runs_under_the_model_lock(tiny: TinyCNN, method: str) -> None:
         ({}, (3, 16, 16), "x must be"),
         ({"method": "gradcamm"}, (1, 3, 16, 16), r"'gradcamm' is not a CAM method \(did you mean 'gradcam'"),
         ({"method": "scorecam", "batch_size": 0}, (1, 3, 16, 16), "batch_size"),
+        ({"method": "scorecam", "max_channels": 0}, (1, 3, 16, 16), "max_channels"),
     ],
 )
 @pytest.mark.parametrize("method", CAM_METHODS)
@@ -562,6 +597,13 @@ def test_bad_arguments_are_named_and_leave_no_trace(
 def test_a_gradient_method_needs_a_target_that_depends_on_the_model(tiny: TinyCNN, method: str) -> None:
     with pytest.raises(ValueError, match="does not depend on the model's output"):
         cam(tiny, _image(16), "features.3", target=lambda out: torch.tensor(1.0), method=method)
+    assert _hook_count(tiny) == 0
+
+
+def test_a_layer_that_does_not_run_is_named(tiny: TinyCNN) -> None:
+    tiny.spare = nn.Conv2d(16, 16, 1)  # registered, never called by forward()
+    with pytest.raises(ValueError, match="layer 'spare' did not run"):
+        cam(tiny, _image(16), "spare")
     assert _hook_count(tiny) == 0
 
 

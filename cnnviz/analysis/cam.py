@@ -14,7 +14,8 @@ pass, with `cnnviz.hooks.capture`); a method then only says how much each channe
 - LayerCAM (Jiang et al., 2021): a weight per place, `w_k[i, j] = ReLU(dA_k[i, j])`, so the map keeps fine
   detail at early layers.
 - Score-CAM (Wang et al., 2020): no gradient; each channel, upsampled and scaled to 0..1, masks the input,
-  the model scores the masked image, and `w = softmax over channels of those scores`. C extra forward passes.
+  the model scores the masked image, and `w = softmax over channels of those scores`. C extra forward passes
+  (`max_channels` limits them).
 - Eigen-CAM (Muhammad and Yeasin, 2020): no gradient and no class; the map is the projection of the centred
   feature map on its first principal component.
 
@@ -221,20 +222,27 @@ class _ScoreCAM(_Method):
     name, title = "scorecam", "Score-CAM"
     needs_gradient = False
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, max_channels: int | None) -> None:
         self.batch_size = batch_size
+        self.max_channels = max_channels
 
     def weights(self, cap: _Captured) -> Tensor:
         activation = cap.activation
         channels = activation.shape[0]
         size = cap.x.shape[-2:]
-        # A constant channel (a dead one: all zeros) scales to an all-zero mask, so its masked image is the
-        # same black image for all of them: score it once instead of once per channel.
         flat = activation.flatten(1)
-        varying = torch.nonzero(flat.amax(dim=1) > flat.amin(dim=1)).flatten().tolist()
-        scores = torch.empty(channels, device=activation.device)
-        if len(varying) < channels:
-            scores[:] = cap.scores(torch.zeros_like(cap.x))[0]
+        chosen = torch.arange(channels, device=activation.device)
+        if self.max_channels is not None and self.max_channels < channels:
+            # An approximation for speed: only the channels whose maps vary most become masks (a near-flat map
+            # masks little); the others weigh 0, as if the softmax had given them nothing.
+            chosen = torch.topk(flat.var(dim=1), self.max_channels).indices.sort().values
+        varies = (flat.amax(dim=1) > flat.amin(dim=1))[chosen]
+        varying, constant = chosen[varies].tolist(), chosen[~varies].tolist()
+        scores = torch.full((channels,), -torch.inf, device=activation.device)  # softmax gives -inf a 0
+        if constant:
+            # A constant channel (a dead one: all zeros) scales to an all-zero mask, so its masked image is
+            # the same black image for all of them: score it once instead of once per channel.
+            scores[constant] = cap.scores(torch.zeros_like(cap.x))[0].to(scores)
         for start in range(0, len(varying), self.batch_size):
             index = varying[start : start + self.batch_size]
             # pytorch-grad-cam upsamples with nn.UpsamplingBilinear2d, i.e. align_corners=True.
@@ -242,7 +250,7 @@ class _ScoreCAM(_Method):
             lo = masks.amin(dim=(1, 2), keepdim=True)
             hi = masks.amax(dim=(1, 2), keepdim=True)
             masks = (masks - lo) / (hi - lo).clamp_min(torch.finfo(masks.dtype).tiny)
-            scores[index] = cap.scores(cap.x * masks[:, None].to(cap.x.dtype)).float()  # (b, C_in, H, W)
+            scores[index] = cap.scores(cap.x * masks[:, None].to(cap.x.dtype)).to(scores)  # (b, C_in, H, W)
         # pytorch-grad-cam's choice: softmax over channels of the masked images' scores (logits). A baseline
         # subtracted from every score (the paper's score of a black image) would not change it.
         return torch.softmax(scores, dim=0)
@@ -278,7 +286,7 @@ CAM_METHODS: tuple[str, ...] = tuple(_METHODS)
 """The names `cam(method=...)` takes, in the order a picker lists them: Grad-CAM first."""
 
 
-def _method(method: str, batch_size: int) -> _Method:
+def _method(method: str, batch_size: int, max_channels: int | None) -> _Method:
     if not isinstance(method, str):
         raise TypeError(f"method must be a name from CAM_METHODS (a str), got {type(method).__name__}.")
     key = method.lower().replace("-", "").replace("_", "").replace(" ", "")  # "Grad-CAM++" -> "gradcam++"
@@ -291,7 +299,13 @@ def _method(method: str, batch_size: int) -> _Method:
     if key == _ScoreCAM.name:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a whole number of at least 1, got {batch_size!r}.")
-        return _ScoreCAM(batch_size)
+        if max_channels is not None and (
+            isinstance(max_channels, bool) or not isinstance(max_channels, int) or max_channels < 1
+        ):
+            raise ValueError(
+                f"max_channels must be None or a whole number of at least 1, got {max_channels!r}."
+            )
+        return _ScoreCAM(batch_size, max_channels)
     return _METHODS[key]()
 
 
@@ -376,6 +390,7 @@ def cam(
     method: str = "gradcam",
     *,
     batch_size: int = 32,
+    max_channels: int | None = None,
 ) -> CamResult:
     """The class activation map of `target` at `layer` for the image `x`, by `method`.
 
@@ -393,7 +408,11 @@ def cam(
             model returns it for this one image) and returns a one-element tensor: the score to explain.
         method: one of `CAM_METHODS`; spelling such as "Grad-CAM++" is accepted too.
         batch_size: Score-CAM only: masked images per forward pass. Score-CAM costs one forward pass per
-            channel that is not constant (512 for resnet18's layer4), in batches of this size.
+            channel that is not constant (512 for resnet18's layer4, 1280 for mobilenet_v2's features.18), in
+            batches of this size.
+        max_channels: Score-CAM only: None uses every channel (as pytorch-grad-cam does); a number uses only
+            that many channels, those whose maps have the largest variance, and gives the rest weight 0: fewer
+            forward passes, an approximation.
 
     Returns:
         The heatmap at the input's size and its ingredients.
@@ -406,7 +425,7 @@ def cam(
             with batch normalisation or dropout in training mode.
         TypeError: `target` is neither an integer, None nor callable, or `model` is no nn.Module.
     """
-    strategy = _method(method, batch_size)
+    strategy = _method(method, batch_size, max_channels)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     _check_input(x)
