@@ -264,7 +264,7 @@ def _report(
     )
     report.heading(tr("report.gradcam", lang))
     cam = ex.cam
-    name = ex.model.categories[cam.target]
+    name = ex.model.categories[cam.target] if cam.target is not None else "?"
     if cam.empty:
         report.paragraph(tr("report.gradcam.empty", lang, name=name))
     report.image(
