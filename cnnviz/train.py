@@ -30,7 +30,7 @@ TRAINERS: dict[str, str] = {
     "dcgan": "cnnviz.models.gan:train_dcgan",
     "fcn-mini": "cnnviz.models.segmenters:train_fcn_mini",
     "fcn-mini-instance": "cnnviz.models.segmenters:train_fcn_mini_instance",
-    "yolo-mini": "cnnviz.models.detectors:train_yolo_mini",
+    "yolo-mini": "cnnviz.models.detectors.yolo:train_yolo_mini",
 }
 
 
