@@ -13,10 +13,12 @@ generator follow the seed, and the caller's random state is left as it was. A tr
 ``torch.Generator`` passes it as ``generator``, and the shuffles come from it too. The same seed on the same
 machine and thread count gives the same weights, bit for bit.
 
->>> fitted = fit(lambda: nn.Linear(2, 1), size=8, batch_size=4, epochs=2, seed=0,
+>>> x, y = torch.randn(40, 3), torch.randn(40, 1)
+>>> fitted = fit(lambda: nn.Linear(3, 1), size=40, batch_size=8, epochs=2, seed=0,
 ...              optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.1),
-...              loss=lambda m, batch: m(x[batch.index]).square().mean())  # doctest: +SKIP
->>> fitted.epoch_losses["loss"]  # (2,): one mean per epoch  # doctest: +SKIP
+...              loss=lambda m, batch: F.mse_loss(m(x[batch.index]), y[batch.index]))
+>>> fitted.steps, fitted.epoch_losses["loss"].shape  # 5 batches a pass, one mean per epoch
+(10, (2,))
 """
 
 from __future__ import annotations
