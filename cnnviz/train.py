@@ -3,7 +3,9 @@
 Each trainer lives next to its model and is named here as ``"module:function"`` (imported only when used,
 so listing the names stays quick). A trainer is called as ``trainer(epochs, out_dir, progress)`` with
 ``epochs=None`` meaning its own default, writes ``NAME.safetensors`` and the ``NAME.json`` model card to
-``out_dir`` and returns the card. Adding a bundled model is one line in :data:`TRAINERS`.
+``out_dir`` and returns the card. Adding a bundled model is one line in :data:`TRAINERS`. Every trainer
+runs the one loop :func:`cnnviz.models.training.fit` and writes its card with
+:func:`cnnviz.models.training.write_card`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ TRAINERS: dict[str, str] = {
     "dcgan": "cnnviz.models.gan:train_dcgan",
     "fcn-mini": "cnnviz.models.segmenters:train_fcn_mini",
     "fcn-mini-instance": "cnnviz.models.segmenters:train_fcn_mini_instance",
-    "yolo-mini": "cnnviz.models.detectors:train_yolo_mini",
+    "yolo-mini": "cnnviz.models.detectors.yolo:train_yolo_mini",
 }
 
 

@@ -380,7 +380,7 @@ def test_bundled_detector_reaches_its_card_map(monkeypatch: pytest.MonkeyPatch) 
         seen.update(detections=detections, truth=ground_truth, num_classes=num_classes, iou=iou_threshold)
         return real(detections, ground_truth, num_classes, iou_threshold)
 
-    monkeypatch.setattr(detectors, "mean_average_precision", spy)
+    monkeypatch.setattr(detectors.yolo, "mean_average_precision", spy)  # where evaluate_map looks it up
     map50, per_class = detectors.evaluate_map(loaded.model, card["held_out_count"])
     # The card holds the mAP rounded down to 3 decimals and each AP rounded to 4: equal, both ways.
     assert card["held_out_map"] > 0.5
@@ -578,6 +578,24 @@ def test_detection_registry() -> None:
     assert coco[1] == "person" and len(coco) == 91
     ones, twos = detection.comparison_choices()
     assert "yolo-mini" in ones and "mtcnn" in twos and "fasterrcnn_resnet50_fpn" in twos
+
+
+def test_detectors_package_reexports_its_parts_in_registration_order() -> None:
+    """The package split keeps `from cnnviz.models.detectors import X` and the sidebar's order."""
+    parts = (detectors.base, detectors.metrics, detectors.yolo, detectors.mtcnn, detectors.torchvision_specs)
+    defined = {name: part for part in parts for name in part.__all__}
+    assert sorted(defined) == sorted(detectors.__all__) and len(defined) == len(detectors.__all__) == 28
+    for name, part in defined.items():
+        assert getattr(detectors, name) is getattr(part, name), name
+    assert [spec.name for spec in models.list_specs("detection")] == [
+        "yolo-mini",
+        "mtcnn",
+        "fasterrcnn_resnet50_fpn",
+        "fasterrcnn_mobilenet_v3_large_320_fpn",
+        "retinanet_resnet50_fpn",
+        "fcos_resnet50_fpn",
+        "ssdlite320_mobilenet_v3_large",
+    ]
 
 
 @pytest.mark.parametrize("name", ["fasterrcnn_mobilenet_v3_large_320_fpn", "ssdlite320_mobilenet_v3_large"])

@@ -32,10 +32,7 @@ per-epoch losses, so a page can show the generator learning.
 
 from __future__ import annotations
 
-import datetime as _dt
-import platform
-import sys
-import time
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +46,8 @@ from torch import nn
 from cnnviz.cpu import torch_threads
 from cnnviz.data.digits import DIGITS_SEED, HELD_OUT_FRACTION, digit_grid, split_digits, upscale
 from cnnviz.models.registry import BundledWeights, ModelSpec, register
-from cnnviz.weights import bundled_path, save_bundled
+from cnnviz.models.training import Batch, Stopwatch, fit, seeded, write_card
+from cnnviz.weights import bundled_path
 
 __all__ = [
     "DCGAN",
@@ -472,46 +470,43 @@ def _snapshot_epochs(epochs: int) -> list[int]:
 
 
 def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
-    started = time.perf_counter()
+    watch = Stopwatch()
     real = real_digits("train")
     held_out = real_digits("held_out")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(SEED)
-        model = DCGAN()
+    # Built before fit, to measure the untrained generator; fit trains this very model.
+    model = seeded(SEED, DCGAN)
+    # The shuffles and the latent vectors draw from one generator of their own.
     generator = torch.Generator().manual_seed(SEED)
-    optimizers = make_optimizers(model)
     fixed_z = latent(SNAPSHOT_SEED, SNAPSHOT_COUNT)
     untrained_quality = digit_quality(_generate(model, latent(SEED + 1, _EVAL_SAMPLES)), held_out)
 
     snapshot_at = set(_snapshot_epochs(epochs))
     snap_epochs: list[int] = [0]
     snap_images: list[np.ndarray] = [_snapshot(model, fixed_z)]
-    history: dict[str, list[float]] = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": []}
-    steps = 0
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(real), generator=generator)
-        sums = dict.fromkeys(history, 0.0)
-        batches = 0
-        # Full batches only: a last batch of a few images gives the batch statistics a jolt.
-        for start in range(0, len(order) - _BATCH_SIZE + 1, _BATCH_SIZE):
-            losses = train_step(model, optimizers, real[order[start : start + _BATCH_SIZE]], generator)
-            for key in sums:
-                sums[key] += getattr(losses, key)
-            batches += 1
-            steps += 1
-        for key, total in sums.items():
-            history[key].append(total / batches)
+
+    def step(model: DCGAN, optimizers: GanOptimizers, batch: Batch) -> dict[str, float]:
+        return dataclasses.asdict(train_step(model, optimizers, real[batch.index], generator))
+
+    def after_epoch(model: DCGAN, epoch: int) -> None:
         if epoch in snapshot_at:
             snap_epochs.append(epoch)
             snap_images.append(_snapshot(model, fixed_z))
-        if progress:
-            print(
-                f"dcgan epoch {epoch:>3}/{epochs}  D loss {history['d_loss'][-1]:.3f}  "
-                f"G loss {history['g_loss'][-1]:.3f}  D(real) {history['d_real'][-1]:.2f}  "
-                f"D(fake) {history['d_fake'][-1]:.2f}  {time.perf_counter() - started:.0f} s",
-                file=sys.stderr,
-                flush=True,
-            )
+
+    fitted = fit(
+        lambda: model,
+        size=len(real),
+        batch_size=_BATCH_SIZE,
+        epochs=epochs,
+        seed=SEED,
+        optimizer=make_optimizers,
+        step=step,
+        drop_last=True,  # a last batch of a few images gives the batch statistics a jolt
+        generator=generator,
+        on_epoch=after_epoch,
+        name="dcgan",
+        progress=progress,
+    )
+    history, steps = fitted.epoch_losses, fitted.steps
     model.eval()
     generated = _generate(model, latent(SEED + 1, _EVAL_SAMPLES))
     quality = digit_quality(generated, held_out)
@@ -519,7 +514,7 @@ def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
     with torch.no_grad():
         d_held_out = float(torch.sigmoid(model.discriminator(held_out)).mean())
         d_generated = float(torch.sigmoid(model.discriminator(generated)).mean())
-    train_time = time.perf_counter() - started
+    timing = watch.read()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(
@@ -534,7 +529,6 @@ def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
     )
     bundled_path("dcgan", ".npz", out_dir).chmod(0o644)
     card = {
-        "name": "dcgan",
         "architecture": (
             f"DCGAN. Generator: z {LATENT_DIM}×1×1 -> ConvTranspose 4×4/1 64 (BN, ReLU) 4×4 -> "
             "ConvTranspose 4×4/2 32 (BN, ReLU) 8×8 -> ConvTranspose 4×4/2 16 (BN, ReLU) 16×16 -> "
@@ -585,13 +579,9 @@ def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
             "latent_seed": SNAPSHOT_SEED,
             "count": SNAPSHOT_COUNT,
         },
-        "date": _dt.datetime.now(_dt.UTC).date().isoformat(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "threads": torch.get_num_threads(),
-        "seconds": round(train_time, 1),
     }
-    return save_bundled("dcgan", model.state_dict(), card, out_dir)
+    record = ("date", "torch", "python", "threads", "seconds")
+    return write_card("dcgan", model, card, out_dir, timing=timing, record=record)
 
 
 @torch.no_grad()

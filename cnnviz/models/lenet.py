@@ -19,10 +19,7 @@ The network returns the 10 logits; the softmax of the last row is applied where 
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ from torch import nn
 from cnnviz.cpu import torch_threads
 from cnnviz.data.digits import CLASSES, DIGITS_SEED, HELD_OUT_FRACTION, digit_grid, split_digits, upscale
 from cnnviz.models.registry import BundledWeights, ModelSpec, register
-from cnnviz.weights import save_bundled
+from cnnviz.models.training import Batch, Stopwatch, fit, one_cycle, write_card
 
 __all__ = ["LENET5", "DigitTransform", "LeNet5", "evaluate", "train_lenet5"]
 
@@ -164,48 +161,42 @@ def train_lenet5(epochs: int | None, out_dir: Path, progress: bool = True) -> di
 
 
 def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
-    started = time.perf_counter()
+    watch = Stopwatch()
     split = split_digits(DIGITS_SEED, HELD_OUT_FRACTION)
     train_x, train_y = upscale(split.train_grids), torch.from_numpy(split.train_labels)
     held_x, held_y = upscale(split.held_out_grids), torch.from_numpy(split.held_out_labels)
+    # The shuffles and the augmentation draw from one generator of their own.
     generator = torch.Generator().manual_seed(DIGITS_SEED)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(DIGITS_SEED)
-        model = LeNet5()
-    optimizer = torch.optim.Adam(model.parameters(), lr=_LEARNING_RATE)
-    steps_per_epoch = math.ceil(len(train_x) / _BATCH_SIZE)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=_LEARNING_RATE, total_steps=epochs * steps_per_epoch
-    )
     held_out_accuracy = 0.0
-    for epoch in range(1, epochs + 1):
-        model.train()
-        order = torch.randperm(len(train_x), generator=generator)
-        total_loss = 0.0
-        for start in range(0, len(order), _BATCH_SIZE):
-            index = order[start : start + _BATCH_SIZE]
-            loss = F.cross_entropy(model(_augment(train_x[index], generator)), train_y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total_loss += loss.item() * len(index)
+
+    def loss(model: LeNet5, batch: Batch) -> torch.Tensor:
+        return F.cross_entropy(model(_augment(train_x[batch.index], generator)), train_y[batch.index])
+
+    def after_epoch(model: LeNet5, epoch: int) -> str:
+        nonlocal held_out_accuracy
         held_out_accuracy = evaluate(model, held_x, held_y)
-        if progress:
-            print(
-                f"lenet5 epoch {epoch:>3}/{epochs}  loss {total_loss / len(order):.4f}  "
-                f"held-out accuracy {100 * held_out_accuracy:.2f}%",
-                file=sys.stderr,
-                flush=True,
-            )
+        return f"held-out accuracy {100 * held_out_accuracy:.2f}%"
+
+    model = fit(
+        LeNet5,
+        size=len(train_x),
+        batch_size=_BATCH_SIZE,
+        epochs=epochs,
+        seed=DIGITS_SEED,
+        optimizer=lambda m: torch.optim.Adam(m.parameters(), lr=_LEARNING_RATE),
+        loss=loss,
+        schedule=one_cycle(_LEARNING_RATE),
+        generator=generator,
+        on_epoch=after_epoch,
+        name="lenet5",
+        progress=progress,
+    ).model
     card = {
-        "name": "lenet5",
         "architecture": (
             "LeNet-5 as the lecture's table: 32×32×1 -> conv1 6@5×5 tanh -> avg pool 2×2/2 -> "
             "conv2 16@5×5 tanh -> avg pool 2×2/2 -> conv3 120@5×5 tanh -> fc1 84 tanh -> "
             "fc2 10 (logits; softmax where shown)"
         ),
-        "parameters": sum(p.numel() for p in model.parameters()),
         "data": (
             "scikit-learn digits (UCI optdigits): 1797 8×8 grids of ink counts 0..16, scaled to [0, 1] and "
             "upscaled bilinearly to 32×32"
@@ -230,8 +221,6 @@ def _train(epochs: int, out_dir: Path, progress: bool) -> dict[str, Any]:
         "held_out_accuracy": round(held_out_accuracy, 6),
         "train_accuracy": round(evaluate(model, train_x, train_y), 6),
         "categories": list(CLASSES),
-        "date": _dt.datetime.now(_dt.UTC).date().isoformat(),
-        "torch": torch.__version__,
-        "seconds": round(time.perf_counter() - started, 1),
     }
-    return save_bundled("lenet5", model.state_dict(), card, out_dir)
+    record = ("parameters", "date", "torch", "seconds")
+    return write_card("lenet5", model, card, out_dir, timing=watch.read(), record=record)

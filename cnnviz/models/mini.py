@@ -24,10 +24,6 @@ Each bundled network is trained by `python -m cnnviz.train NAME` (the `train_*` 
 
 from __future__ import annotations
 
-import math
-import platform
-import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +35,7 @@ from torch import nn
 
 from cnnviz.data import shapes
 from cnnviz.models.registry import BundledWeights, ModelSpec, register
+from cnnviz.models.training import Batch, Stopwatch, fit, one_cycle, write_card
 
 __all__ = [
     "HELD_OUT_COUNT",
@@ -666,51 +663,41 @@ def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict
     Deterministic for a given machine and thread count: data, initial weights, batch order, dropout and
     augmentation all follow `_SEED`; the global random state is left as it was.
     """
-    from cnnviz.weights import save_bundled
-
     settings = _TRAIN_DEFAULTS[name]
     epochs = settings["epochs"] if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    started = time.perf_counter()
+    watch = Stopwatch()
     images, labels = shapes.classification_tensors(shapes.train_seeds(_TRAIN_COUNT))
     held_images, held_labels = held_out_set()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_SEED)
-        model = build(name)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=_WEIGHT_DECAY)
-        steps_per_epoch = math.ceil(len(images) / _BATCH_SIZE)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=settings["lr"], total_steps=epochs * steps_per_epoch, pct_start=0.2
-        )
-        augment = _augmenter() if settings["augment"] else None
-        for epoch in range(epochs):
-            model.train()
-            order = torch.randperm(len(images))
-            total_loss = 0.0
-            for start in range(0, len(images), _BATCH_SIZE):
-                idx = order[start : start + _BATCH_SIZE]
-                batch = images[idx]
-                if augment is not None:
-                    batch = torch.stack([augment(img) for img in batch])
-                loss = nn.functional.cross_entropy(model(shapes.normalize(batch)), labels[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                total_loss += float(loss.detach()) * len(idx)
-            if progress:
-                accuracy = evaluate(model, held_images, held_labels)
-                print(
-                    f"{name} epoch {epoch + 1}/{epochs}: loss {total_loss / len(images):.4f}, "
-                    f"held-out accuracy {accuracy:.4f}, {time.perf_counter() - started:.0f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
+    augment = _augmenter() if settings["augment"] else None
+
+    def loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+        x = images[batch.index]
+        if augment is not None:
+            x = torch.stack([augment(img) for img in x])
+        return nn.functional.cross_entropy(model(shapes.normalize(x)), labels[batch.index])
+
+    def after_epoch(model: nn.Module, epoch: int) -> str | None:
+        # Only for the progress line: evaluation draws nothing, so training is the same either way.
+        return f"held-out accuracy {evaluate(model, held_images, held_labels):.4f}" if progress else None
+
+    model = fit(
+        lambda: build(name),
+        size=len(images),
+        batch_size=_BATCH_SIZE,
+        epochs=epochs,
+        seed=_SEED,
+        optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=settings["lr"], weight_decay=_WEIGHT_DECAY),
+        loss=loss,
+        schedule=one_cycle(settings["lr"], pct_start=0.2),
+        on_epoch=after_epoch,
+        name=name,
+        progress=progress,
+    ).model
     accuracy = evaluate(model, held_images, held_labels)
-    train_time = time.perf_counter() - started
+    timing = watch.read()
     card = {
-        "name": name,
         "architecture": f"cnnviz.models.mini.{_BUILDERS[name].__name__}",
         "task": "classification",
         "data": (
@@ -730,13 +717,9 @@ def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict
         "augmentation": _AUGMENTATION_TEXT if settings["augment"] else "none",
         "held_out_accuracy": round(accuracy, 4),
         "held_out_count": HELD_OUT_COUNT,
-        "params": sum(p.numel() for p in model.parameters()),
-        "train_time_s": round(train_time, 1),
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
     }
-    return save_bundled(name, model.state_dict(), card, out_dir)
+    record = ("params", "train_time_s", "threads", "torch", "python")
+    return write_card(name, model, card, out_dir, timing=timing, record=record)
 
 
 def train_alexnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:

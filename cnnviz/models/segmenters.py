@@ -33,9 +33,6 @@ Each bundled model is trained by `python -m cnnviz.train NAME` and stored as
 from __future__ import annotations
 
 import math
-import platform
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +47,7 @@ from torch.nn import functional as F
 from cnnviz.data import shapes
 from cnnviz.models.mini import ShapesTransform, resnet_mini
 from cnnviz.models.registry import BundledWeights, ModelSpec, register
+from cnnviz.models.training import Batch, Stopwatch, fit, one_cycle, write_card
 from cnnviz.models.zoo import HubWeights, TorchvisionBuilder
 
 __all__ = [
@@ -583,14 +581,14 @@ def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict
     Deterministic for a given machine, thread count and starting weights: data, initial weights, batch order
     and flips follow `_SEED`; the global random state is left as it was.
     """
-    from cnnviz.weights import save_bundled, sha256_file
+    from cnnviz.weights import sha256_file
 
     settings = _TRAIN_DEFAULTS[name]
     epochs = settings["epochs"] if epochs is None else epochs
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     instance = name == "fcn-mini-instance"
-    started, cpu_started = time.perf_counter(), time.process_time()
+    watch = Stopwatch()
     start_state, start_path = _start_weights(settings["start"], out_dir)
     scenes = [shapes.scene(seed) for seed in shapes.train_seeds(_TRAIN_COUNT)]
     images = _images(scenes)
@@ -601,55 +599,52 @@ def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict
         offsets = torch.stack([o for _, o in targets])
     del scenes
     held = held_out_scenes()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_SEED)
-        model: FCNMini
+
+    def build() -> FCNMini:
         if instance:
-            model = InstanceFCNMini()
-            model.load_semantic(start_state)
-        else:
-            model = FCNMini()
-            model.load_classifier(start_state)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=_WEIGHT_DECAY)
-        steps_per_epoch = len(images) // _BATCH_SIZE
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=settings["lr"], total_steps=epochs * steps_per_epoch, pct_start=0.15
-        )
-        for epoch in range(epochs):
-            model.train()
-            order = torch.randperm(len(images))
-            total = 0.0
-            for step in range(steps_per_epoch):
-                idx = order[step * _BATCH_SIZE : (step + 1) * _BATCH_SIZE]
-                # Every shape class is closed under flips, so a flipped scene is another valid scene.
-                flip_y, flip_x = (bool(v) for v in torch.randint(0, 2, (2,)))
-                x = shapes.normalize(_flip(images[idx], flip_y, flip_x))
-                y = _flip(semantic[idx], flip_y, flip_x)
-                if instance:
-                    # A flip turns the vectors too: flipping rows negates dy, flipping columns negates dx.
-                    sign = torch.tensor([-1.0 if flip_y else 1.0, -1.0 if flip_x else 1.0]).view(1, 2, 1, 1)
-                    c = _flip(centers[idx], flip_y, flip_x)
-                    o = _flip(offsets[idx], flip_y, flip_x) * sign
-                    loss = _instance_loss(model(x), y, c, o)
-                else:
-                    loss = F.cross_entropy(model(x), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                total += float(loss.detach())
-            if progress:
-                miou = evaluate_semantic(model, held[:100])["mean_iou"]
-                print(
-                    f"{name} epoch {epoch + 1}/{epochs}: loss {total / steps_per_epoch:.4f}, held-out mean "
-                    f"IoU (first 100) {miou:.4f}, {time.perf_counter() - started:.0f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    train_time, train_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            instance_net = InstanceFCNMini()
+            instance_net.load_semantic(start_state)
+            return instance_net
+        net = FCNMini()
+        net.load_classifier(start_state)
+        return net
+
+    def loss(model: FCNMini, batch: Batch) -> torch.Tensor:
+        idx = batch.index
+        # Every shape class is closed under flips, so a flipped scene is another valid scene.
+        flip_y, flip_x = (bool(v) for v in torch.randint(0, 2, (2,)))
+        x = shapes.normalize(_flip(images[idx], flip_y, flip_x))
+        y = _flip(semantic[idx], flip_y, flip_x)
+        if not instance:
+            return F.cross_entropy(model(x), y)
+        # A flip turns the vectors too: flipping rows negates dy, flipping columns negates dx.
+        sign = torch.tensor([-1.0 if flip_y else 1.0, -1.0 if flip_x else 1.0]).view(1, 2, 1, 1)
+        c = _flip(centers[idx], flip_y, flip_x)
+        o = _flip(offsets[idx], flip_y, flip_x) * sign
+        return _instance_loss(model(x), y, c, o)
+
+    def after_epoch(model: FCNMini, epoch: int) -> str | None:
+        if not progress:
+            return None
+        return f"held-out mean IoU (first 100) {evaluate_semantic(model, held[:100])['mean_iou']:.4f}"
+
+    model = fit(
+        build,
+        size=len(images),
+        batch_size=_BATCH_SIZE,
+        epochs=epochs,
+        seed=_SEED,
+        optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=settings["lr"], weight_decay=_WEIGHT_DECAY),
+        loss=loss,
+        schedule=one_cycle(settings["lr"], pct_start=0.15),
+        drop_last=True,
+        on_epoch=after_epoch,
+        name=name,
+        progress=progress,
+    ).model
+    timing = watch.read()
     semantic_metrics = evaluate_semantic(model, held)
     card: dict[str, Any] = {
-        "name": name,
         "architecture": f"cnnviz.models.segmenters.{type(model).__name__}",
         "task": "segmentation",
         "kind": "instance" if instance else "semantic",
@@ -715,17 +710,8 @@ def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict
         )
     else:
         card["loss"] = "cross-entropy on logits"
-    card.update(
-        {
-            "params": sum(p.numel() for p in model.parameters()),
-            "train_time_s": round(train_time, 1),
-            "train_cpu_s": round(train_cpu, 1),
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        }
-    )
-    return save_bundled(name, model.state_dict(), card, out_dir)
+    record = ("params", "train_time_s", "train_cpu_s", "threads", "torch", "python")
+    return write_card(name, model, card, out_dir, timing=timing, record=record)
 
 
 def train_fcn_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
