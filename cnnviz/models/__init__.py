@@ -33,7 +33,7 @@ from cnnviz.models.registry import (
     register,
     weights_present,
 )
-from cnnviz.models.user import add_user_model, from_module, user_model, user_models
+from cnnviz.models.user import add_user_model, from_checkpoint, from_module, user_model, user_models
 
 __all__ = [
     "BundledWeights",
@@ -43,6 +43,7 @@ __all__ = [
     "WeightsMissingError",
     "add_user_model",
     "build_untrained",
+    "from_checkpoint",
     "from_module",
     "get_spec",
     "list_specs",

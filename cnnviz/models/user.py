@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -23,6 +24,9 @@ from cnnviz.locks import model_lock
 from cnnviz.models.registry import LoadedModel, ModelSpec, Task
 from cnnviz.tensors import forward, model_device
 
+if TYPE_CHECKING:
+    from cnnviz.models.checkpoint import LoadReport
+
 __all__ = [
     "DEFAULT_MEAN",
     "DEFAULT_STD",
@@ -30,6 +34,7 @@ __all__ = [
     "IMAGENET_STD",
     "add_user_model",
     "first_conv_channels",
+    "from_checkpoint",
     "from_module",
     "user_model",
     "user_models",
@@ -81,7 +86,9 @@ def _size(input_size: int | Sequence[int]) -> tuple[int, int]:
     return size
 
 
-def _per_channel(values: Sequence[float] | float | None, default: tuple[float, ...], what: str, c: int):
+def _per_channel(
+    values: Sequence[float] | float | None, default: tuple[float, ...], what: str, c: int
+) -> tuple[float, ...]:
     if values is None:
         return default
     vals = (float(values),) if isinstance(values, int | float) else tuple(float(v) for v in values)
@@ -113,7 +120,7 @@ def _fingerprint(name: str, module: nn.Module) -> str:
     for key, tensor in module.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{key}{tuple(t.shape)}{t.dtype}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return f"user:{name}:{digest.hexdigest()}"
 
 
@@ -239,3 +246,57 @@ def user_model(name: str) -> LoadedModel:
             return _USER[name]
         except KeyError:
             raise KeyError(f"no user model named {name!r}; offered: {', '.join(_USER) or 'none'}") from None
+
+
+def from_checkpoint(
+    arch: str,
+    weights: bytes | str | Path,
+    *,
+    labels: bytes | str | Path | None = None,
+    name: str | None = None,
+    weights_name: str = "",
+) -> tuple[LoadedModel, LoadReport]:
+    """A zoo architecture with a user's checkpoint: its classifier head takes the checkpoint's class count.
+
+    The checkpoint is read as data only (`cnnviz.models.checkpoint.read_state_dict`) and must then fit the
+    architecture strictly (after stripping a common prefix such as ``module.``). The zoo's own preprocessing
+    is kept.
+
+    Args:
+        arch: a zoo name, e.g. ``"resnet18"``.
+        weights: the checkpoint's bytes or path.
+        labels: class names (a text file, one per line, or a JSON list); default the zoo's names when the
+            class count is the zoo's, else ``"class 0"`` ….
+        name: what the pages call it (default ``"<arch> · <file>"``).
+        weights_name: the checkpoint's file name, for messages and captions.
+
+    Raises:
+        KeyError: `arch` is not a zoo name.
+        CheckpointError: the file is not a state dict, holds objects, or does not fit (keys named).
+        ValueError: labels that do not match the class count.
+    """
+    from cnnviz.models.checkpoint import fit_state_dict, read_labels, read_state_dict
+    from cnnviz.models.registry import build_untrained, get_spec
+
+    spec = get_spec(arch)
+    state = read_state_dict(weights, name=weights_name)
+    net = build_untrained(spec)
+    report = fit_state_dict(net, state, resize_head=True, name=weights_name)
+    if labels is not None:
+        categories: Sequence[str] | None = read_labels(labels, name="labels")
+    elif report.new_classes is None or report.new_classes == len(spec.categories):
+        categories = spec.categories or None
+    else:
+        categories = None
+    loaded = from_module(
+        net,
+        name=name or f"{arch} · {weights_name or 'checkpoint'}",
+        categories=categories,
+        input_size=spec.input_size,
+        in_channels=spec.in_channels,
+        mean=spec.mean,
+        std=spec.std,
+        transform=spec.transform,
+        weights_name=weights_name or "checkpoint",
+    )
+    return loaded, report

@@ -18,15 +18,19 @@ from PIL import Image
 from cnnviz import images, models
 
 if TYPE_CHECKING:
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
     from cnnviz.analysis.architecture import Traits
     from cnnviz.analysis.augment import TranslationTest
     from cnnviz.analysis.cam import CamResult
     from cnnviz.analysis.features import FeatureMaps
     from cnnviz.analysis.summary import LayerRow
+    from cnnviz.models.checkpoint import LoadReport
 
 __all__ = [
     "architecture",
     "cam_layer",
+    "checkpoint_model",
     "feature_maps",
     "grad_cam",
     "image_key",
@@ -34,6 +38,7 @@ __all__ = [
     "model_architecture",
     "sample_image",
     "translation",
+    "upload_key",
 ]
 
 
@@ -70,6 +75,33 @@ def load_model(
     `_progress(done, total)` hears about a weights download (not part of the cache key).
     """
     return models.load(name, pretrained=True, allow_untrained=allow_untrained, progress=_progress or False)
+
+
+def upload_key(upload: UploadedFile) -> str:
+    """The sha256 of an uploaded file's bytes, worked out once per upload (Streamlit's file_id)."""
+    import hashlib
+
+    memo: dict[str, str] = st.session_state.setdefault("_cnnviz_upload_keys", {})
+    if upload.file_id not in memo:
+        memo[upload.file_id] = hashlib.sha256(upload.getbuffer()).hexdigest()
+    return memo[upload.file_id]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def checkpoint_model(
+    arch: str,
+    weights_key: str,
+    labels_key: str | None,
+    file_name: str,
+    _weights: UploadedFile,
+    _labels: UploadedFile | None,
+) -> tuple[models.LoadedModel, LoadReport]:
+    """A zoo architecture with an uploaded checkpoint, loaded once per (architecture, checkpoint, labels),
+    keyed by the files' digests: a rerun or a second person uploading the same file loads nothing again."""
+    labels = bytes(_labels.getbuffer()) if _labels is not None else None
+    return models.from_checkpoint(
+        arch, bytes(_weights.getbuffer()), labels=labels, name=f"{arch} · {file_name}", weights_name=file_name
+    )
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

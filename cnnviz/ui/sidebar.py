@@ -18,12 +18,15 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import images, models
+from cnnviz.models.checkpoint import CheckpointError, LoadReport
 from cnnviz.ui import cache, nav
 from cnnviz.ui.feedback import show_error
 from cnnviz.ui.text import LANGS, language, set_language, t
 from cnnviz.ui.widgets import remembered
 
 __all__ = [
+    "CHECKPOINT_TYPES",
+    "UPLOAD_PREFIX",
     "USER_PREFIX",
     "Choice",
     "model_caption",
@@ -34,6 +37,11 @@ __all__ = [
     "require_model",
 ]
 
+UPLOAD_PREFIX = "upload:"
+"""The option of the model this session made from an uploaded checkpoint (kept in its session state only:
+another person's upload never shows in your picker)."""
+_UPLOADED = "_cnnviz_uploaded_model"
+CHECKPOINT_TYPES = ("safetensors", "pt", "pth", "bin", "ckpt")
 USER_PREFIX = "user:"
 """A picker's option for a user's model (`python -m cnnviz serve --model ...`): "user:" + its name, so it
 never collides with a zoo name."""
@@ -97,14 +105,28 @@ def _user_name(option: str) -> str | None:
     return option.removeprefix(USER_PREFIX) if option.startswith(USER_PREFIX) else None
 
 
+def _uploaded(option: str) -> models.LoadedModel | None:
+    loaded = st.session_state.get(_UPLOADED)
+    if option.startswith(UPLOAD_PREFIX) and loaded is not None and UPLOAD_PREFIX + loaded.spec.name == option:
+        return loaded
+    return None
+
+
 def model_spec(option: str) -> models.ModelSpec:
-    """The spec behind a picker's option: a zoo entry, or a user's model (`USER_PREFIX`)."""
+    """The spec behind a picker's option: a zoo entry, a user's model (`USER_PREFIX`) or this session's
+    uploaded checkpoint (`UPLOAD_PREFIX`)."""
+    uploaded = _uploaded(option)
+    if uploaded is not None:
+        return uploaded.spec
     user = _user_name(option)
     return models.user_model(user).spec if user is not None else models.get_spec(option)
 
 
 def model_label(name: str) -> str:
     """Family, name, where the weights come from and whether they are here, in the chosen language."""
+    uploaded = _uploaded(name)
+    if uploaded is not None:
+        return f"{uploaded.spec.family} · {uploaded.weights_name} — {t('weights.user')}"
     user = _user_name(name)
     if user is not None:
         return f"{models.user_model(user).spec.family} · {user} — {t('weights.user')}"
@@ -114,14 +136,80 @@ def model_label(name: str) -> str:
 
 
 def _option_text(option: str) -> str:
+    if option.startswith(UPLOAD_PREFIX):
+        return f"{option.removeprefix(UPLOAD_PREFIX)} ({t('weights.user')})"
     user = _user_name(option)
     return f"{user} ({t('weights.user')})" if user is not None else option
+
+
+def _checkpoint_door() -> tuple[str | None, bool]:
+    """The "your model" expander: a zoo architecture, a checkpoint and, if wanted, a labels file.
+
+    Returns:
+        The option of this session's uploaded model (None when there is none) and whether it is new in
+        this run (then the picker chooses it).
+    """
+    before = st.session_state.get(_UPLOADED)
+    with st.sidebar.expander(t("side.own.title"), expanded=before is not None):
+        st.caption(t("side.own.help"))
+        archs = [s.name for s in models.list_specs("classification")]
+        arch = st.selectbox(t("side.own.arch"), archs, index=archs.index("resnet18"), key="own_arch")
+        limit = int(st.get_option("server.maxUploadSize"))
+        weights = st.file_uploader(
+            t("side.own.weights"),
+            type=list(CHECKPOINT_TYPES),
+            key="own_weights",
+            help=t("side.own.limit", mb=limit),
+        )
+        labels = st.file_uploader(t("side.own.labels"), type=["txt", "json"], key="own_labels")
+        st.caption(t("side.own.limit", mb=limit))
+        if weights is None:
+            st.session_state.pop(_UPLOADED, None)
+            return None, False
+        try:
+            loaded, report = cache.checkpoint_model(
+                arch,
+                cache.upload_key(weights),
+                cache.upload_key(labels) if labels is not None else None,
+                weights.name,
+                _weights=weights,
+                _labels=labels,
+            )
+        except (CheckpointError, ValueError, KeyError) as err:
+            show_error(err)
+            st.session_state.pop(_UPLOADED, None)
+            return None, False
+        st.caption(_report_text(report, loaded))
+    st.session_state[_UPLOADED] = loaded
+    return UPLOAD_PREFIX + loaded.spec.name, before is None or before.fingerprint != loaded.fingerprint
+
+
+def _report_text(report: LoadReport, loaded: models.LoadedModel) -> str:
+    parts = [t("side.own.loaded", n=report.loaded, classes=len(loaded.categories))]
+    if report.head is not None:
+        parts.append(t("side.own.head", head=report.head, old=report.old_classes, new=report.new_classes))
+    if report.stripped:
+        parts.append(t("side.own.stripped", prefix=report.stripped))
+    if report.ignored:
+        parts.append(t("side.own.ignored", keys=", ".join(report.ignored[:5]), n=len(report.ignored)))
+    return " ".join(parts)
 
 
 def _model_picker(tasks: tuple[str, ...], key: str, tag: str | None) -> str | None:
     # The user's own models come first and are chosen first, whatever the page's tag: a page says in a
     # sentence when a model lacks what it shows (no residual block, no SE module).
     users = [USER_PREFIX + m.spec.name for m in models.user_models() if m.spec.task in tasks]
+    fresh = False
+    if "classification" in tasks:
+        slot = st.sidebar.container()  # the picker above the door, though the door runs first
+        uploaded, fresh = _checkpoint_door()
+        if uploaded is not None:
+            users.insert(0, uploaded)
+            if fresh:  # choose it: the remembered choice and this language's widget both say so
+                st.session_state[key] = uploaded
+                st.session_state[f"{key}@{language()}"] = uploaded
+    else:
+        slot = st.sidebar.container()
     specs = [s for s in models.list_specs(tag=tag) if s.task in tasks]
     if not specs and not users:
         return None
@@ -130,16 +218,17 @@ def _model_picker(tasks: tuple[str, ...], key: str, tag: str | None) -> str | No
     names = [s.name for s in specs]
     present = [n for n in names if models.weights_present(n)]
     preferred = users or [n for n in PREFERRED_MODELS if n in present] or present or names
-    name = remembered(
-        st.sidebar.selectbox,
-        t("side.model"),
-        users + names,
-        key=key,
-        format_func=_option_text,
-        default=preferred[0],
-        url=True,
-    )
-    st.sidebar.caption(model_label(name))
+    with slot:
+        name = remembered(
+            st.selectbox,
+            t("side.model"),
+            users + names,
+            key=key,
+            format_func=_option_text,
+            default=preferred[0],
+            url=not fresh,
+        )
+        st.caption(model_label(name))
     return name
 
 
@@ -259,6 +348,11 @@ def require_model(name: str | None) -> models.LoadedModel | None:
     """
     if name is None:
         return None
+    if name.startswith(UPLOAD_PREFIX):
+        uploaded = _uploaded(name)
+        if uploaded is None:
+            st.info(t("side.own.gone"))
+        return uploaded
     user = _user_name(name)
     if user is not None:
         return models.user_model(user)

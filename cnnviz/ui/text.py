@@ -64,6 +64,42 @@ TEXT: dict[str, tuple[str, str]] = {
     "weights.untrained": ("UNTRAINED (random weights)", "학습 안 됨 (무작위 가중치)"),
     "weights.user": ("your model", "사용자 모델"),
     "user.caption": ("{family}, weights: {weights}", "{family}, 가중치: {weights}"),
+    "side.own.title": ("Your model: a checkpoint", "내 모델: 체크포인트 올리기"),
+    "side.own.help": (
+        "Pick the architecture it was trained as, upload its state_dict (.safetensors, .pt, .pth, .bin or "
+        ".ckpt) and, if you like, the class names (a text file, one per line, or a JSON list). The file is "
+        "read as data only; a classifier head takes the checkpoint's class count.",
+        "학습에 쓴 구조를 고르고 state_dict 파일(.safetensors, .pt, .pth, .bin, .ckpt)과, 원하면 클래스 이름 "
+        "파일(한 줄에 하나씩 쓴 텍스트 또는 JSON 리스트)을 올리세요. 파일은 데이터로만 읽으며, 분류 층은 "
+        "체크포인트의 클래스 수에 맞춰집니다.",
+    ),
+    "side.own.arch": ("Architecture", "구조"),
+    "side.own.weights": ("Checkpoint (state_dict)", "체크포인트 (state_dict)"),
+    "side.own.labels": ("Class names (optional)", "클래스 이름 (선택)"),
+    "side.own.limit": (
+        "Files up to {mb} MB (the server's server.maxUploadSize); a larger one is refused by the uploader.",
+        "{mb} MB까지 올릴 수 있습니다 (서버의 server.maxUploadSize). 더 큰 파일은 업로드 창이 거절합니다.",
+    ),
+    "side.own.loaded": (
+        "Loaded {n} tensors strictly; {classes} classes.",
+        "텐서 {n}개를 빠짐없이 불러왔습니다. 클래스 {classes}개.",
+    ),
+    "side.own.head": (
+        "The head {head} was resized from {old} to {new} classes.",
+        "분류 층 {head}의 클래스 수를 {old}개에서 {new}개로 바꿨습니다.",
+    ),
+    "side.own.stripped": (
+        "The prefix {prefix!r} was removed from every key.",
+        "모든 키에서 접두어 {prefix!r}를 뗐습니다.",
+    ),
+    "side.own.ignored": (
+        "Left out {n} keys the model has no place for ({keys}).",
+        "모델에 자리가 없는 키 {n}개는 건너뛰었습니다 ({keys}).",
+    ),
+    "side.own.gone": (
+        "The uploaded model is no longer here (the checkpoint was removed): upload it again or pick another model.",
+        "올린 모델이 더 이상 없습니다 (체크포인트를 지웠습니다). 다시 올리거나 다른 모델을 고르세요.",
+    ),
     "weights.present": ("present", "있음"),
     "weights.missing": ("missing", "없음"),
     "weights.label": ("Weights: {what}", "가중치: {what}"),
