@@ -15,8 +15,17 @@ if TYPE_CHECKING:
     from cnnviz.analysis.summary import summary
     from cnnviz.hooks import capture
     from cnnviz.images import ImageError, load_image
+    from cnnviz.models.user import from_module
 
-__all__ = ["ImageError", "capture", "conv_output_size", "load_image", "pool_output_size", "summary"]
+__all__ = [
+    "ImageError",
+    "capture",
+    "conv_output_size",
+    "from_module",
+    "load_image",
+    "pool_output_size",
+    "summary",
+]
 
 _WHERE = {
     "capture": "cnnviz.hooks",
@@ -25,6 +34,7 @@ _WHERE = {
     "pool_output_size": "cnnviz.analysis.conv",
     "load_image": "cnnviz.images",
     "ImageError": "cnnviz.images",
+    "from_module": "cnnviz.models.user",
 }
 
 
