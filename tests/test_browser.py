@@ -129,10 +129,12 @@ def test_upload_feature_maps_and_corrupt_file(server: str, tmp_path: Path) -> No
             page.screenshot(path=str(ARTIFACTS / "1_home.png"), full_page=True)
 
             sidebar = page.locator("[data-testid='stSidebar']")
-            sidebar.get_by_text(tr("side.src.upload", "en"), exact=True).click()
+            sidebar.get_by_text(
+                tr("side.src.upload", "en"), exact=True
+            ).first.click()  # the image source, not an uploader's button
             _wait_idle(page)
 
-            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(good))
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(good))
             _wait_idle(page)
             assert page.locator("[data-testid='stException']").count() == 0
 
@@ -146,7 +148,7 @@ def test_upload_feature_maps_and_corrupt_file(server: str, tmp_path: Path) -> No
             assert page.locator("[data-testid='stException']").count() == 0
             page.screenshot(path=str(ARTIFACTS / "2_feature_maps.png"), full_page=True)
 
-            page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+            page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(bad))
             _wait_idle(page)
             error = page.locator("[data-testid='stAlertContentError']").first
             error.wait_for(timeout=60_000)
