@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cnnviz import charts, render
-from cnnviz.analysis.cam import top_k
+from cnnviz.analysis.cam import CAM_METHODS, top_k
 from cnnviz.analysis.features import FeatureMaps, feature_map_stats, rank_channels
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import model_caption, page, require_model
@@ -88,7 +88,10 @@ if fmaps.logits is not None:
     st.caption(t("fm.cam_help"))
     cam_layers = [n for n in fmaps.layers if len(fmaps.maps[n].shape) == 3 and fmaps.maps[n].shape[1] > 1]
     default_layer = cache.cam_layer(loaded)
-    cols = st.columns(3)
+    cols = st.columns(4)
+    method = cols[3].selectbox(
+        t("fm.cam_method"), CAM_METHODS, format_func=lambda m: t(f"cam.method.{m}"), key="cam_method"
+    )
     cam_layer = cols[0].selectbox(
         t("fm.cam_layer"),
         cam_layers,
@@ -104,8 +107,11 @@ if fmaps.logits is not None:
         key=f"cam_target_{loaded.spec.name}_{digest[:12]}",
     )
     alpha = cols[2].slider(t("fm.cam_alpha"), 0.0, 1.0, 0.5, key="cam_alpha")
-    cam = cache.grad_cam(loaded, choice.image, cam_layer, int(target))
+    with st.spinner(t("fm.cam_running", method=t(f"cam.method.{method}"))):
+        cam = cache.grad_cam(loaded, choice.image, cam_layer, int(target), method)
+    st.caption(t(f"cam.about.{method}", n=cache.SCORE_CAM_CHANNELS))
     a, b = st.columns(2)
     caption = t("fm.cam_caption", name=loaded.categories[cam.target], p=cam.probability)
     a.image(render.overlay(fmaps.view, cam.heatmap, alpha), caption=caption)
-    b.plotly_chart(charts.heatmap(cam.raw, title=t("fm.cam_raw")), key="fm_cam_raw")
+    raw_title = t("fm.cam_raw", method=t(f"cam.method.{method}"))
+    b.plotly_chart(charts.heatmap(cam.raw, title=raw_title), key="fm_cam_raw")

@@ -122,12 +122,21 @@ def feature_maps(model: models.LoadedModel, image: Image.Image) -> FeatureMaps:
     return compute(model.model, x, mean=model.spec.mean, std=model.spec.std)
 
 
-@_data(max_entries=16)
-def grad_cam(model: models.LoadedModel, image: Image.Image, layer: str, target: int | None) -> CamResult:
-    """Grad-CAM of one (model, image, layer, class); cached so moving the opacity slider is free."""
-    from cnnviz.analysis.cam import grad_cam as compute
+SCORE_CAM_CHANNELS = 64
+"""Score-CAM in the app masks the input with this many channels (those of largest variance): all 1,280 of
+MobileNetV2's last layer take about two minutes on a CPU."""
 
-    return compute(model.model, model.preprocess(image), layer, target)
+
+@_data(max_entries=16)
+def grad_cam(
+    model: models.LoadedModel, image: Image.Image, layer: str, target: int | None, method: str = "gradcam"
+) -> CamResult:
+    """A class activation map of one (model, image, layer, class, method); cached so moving the opacity
+    slider is free. Score-CAM uses `SCORE_CAM_CHANNELS` channels."""
+    from cnnviz.analysis.cam import cam
+
+    channels = SCORE_CAM_CHANNELS if method == "scorecam" else None
+    return cam(model.model, model.preprocess(image), layer, target, method=method, max_channels=channels)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

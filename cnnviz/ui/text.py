@@ -248,7 +248,39 @@ TEXT: dict[str, tuple[str, str]] = {
         "Where the model finds '{name}' (p = {p:.3f})",
         "모델이 '{name}' 클래스를 찾은 곳 (p = {p:.3f})",
     ),
-    "fm.cam_raw": ("Grad-CAM at the layer's own resolution", "층 자체 해상도의 Grad-CAM"),
+    "fm.cam_raw": ("{method} at the layer's own resolution", "층 자체 해상도의 {method}"),
+    "fm.cam_method": ("CAM method", "CAM 방법"),
+    "fm.cam_running": ("Computing {method}…", "{method} 계산 중…"),
+    "cam.method.gradcam": ("Grad-CAM", "Grad-CAM"),
+    "cam.method.gradcam++": ("Grad-CAM++", "Grad-CAM++"),
+    "cam.method.xgradcam": ("XGrad-CAM", "XGrad-CAM"),
+    "cam.method.layercam": ("LayerCAM", "LayerCAM"),
+    "cam.method.scorecam": ("Score-CAM", "Score-CAM"),
+    "cam.method.eigencam": ("Eigen-CAM", "Eigen-CAM"),
+    "cam.about.gradcam": (
+        "Grad-CAM: each channel weighted by the mean gradient of the class score over its positions.",
+        "Grad-CAM: 각 채널에 클래스 점수 기울기의 (위치 평균) 값을 가중치로 곱합니다.",
+    ),
+    "cam.about.gradcam++": (
+        "Grad-CAM++: like Grad-CAM, but only positive gradients count, weighted by second- and third-order terms, so several objects of one class all show.",
+        "Grad-CAM++: Grad-CAM과 비슷하지만 양의 기울기만, 2차·3차 항으로 가중해 같은 클래스의 여러 물체가 함께 드러납니다.",
+    ),
+    "cam.about.xgradcam": (
+        "XGrad-CAM: gradients weighted by the activations themselves (normalised per channel).",
+        "XGrad-CAM: 기울기에 활성값 자체를 (채널마다 정규화해) 곱한 가중치를 씁니다.",
+    ),
+    "cam.about.layercam": (
+        "LayerCAM: every position weighted by its own positive gradient, not one weight per channel; sharper on early layers.",
+        "LayerCAM: 채널마다 하나의 가중치가 아니라 위치마다 그 위치의 양의 기울기로 가중합니다. 앞쪽 층에서 더 선명합니다.",
+    ),
+    "cam.about.scorecam": (
+        "Score-CAM: no gradients; each channel masks the input and the class score of the masked image is its weight. Here the {n} channels of largest variance are used, the rest weigh 0.",
+        "Score-CAM: 기울기 없이, 각 채널로 입력을 가린 이미지의 클래스 점수가 그 채널의 가중치입니다. 여기서는 분산이 큰 {n}개 채널만 쓰고 나머지는 0입니다.",
+    ),
+    "cam.about.eigencam": (
+        "Eigen-CAM: no class and no gradient; the first principal component of the layer's maps (what varies most).",
+        "Eigen-CAM: 클래스도 기울기도 쓰지 않고, 층의 특징 맵의 첫 번째 주성분(가장 크게 변하는 방향)을 보여 줍니다.",
+    ),
     # --- Architectures --------------------------------------------------------------------------------
     "arch.intro": (
         "Every row below is read off the real modules with one forward pass: output sizes follow "
