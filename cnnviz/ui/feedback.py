@@ -6,11 +6,12 @@ import streamlit as st
 
 from cnnviz.analysis.conv import ConvSettingsError
 from cnnviz.images import ImageError
+from cnnviz.imagesets import ImageSetError
 from cnnviz.models import WeightsMissingError
 from cnnviz.models.checkpoint import CheckpointError
 from cnnviz.ui.text import TEXT, language, t
 
-__all__ = ["explain", "show_error"]
+__all__ = ["describe_skipped", "explain", "show_error"]
 
 
 def explain(err: Exception) -> str:
@@ -31,19 +32,45 @@ def explain(err: Exception) -> str:
             except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
                 return str(err)
         return str(err)
+    if isinstance(err, ImageSetError):
+        return _keyed_sentence(f"setserr.{err.key}", _set_params(err), err)
     if isinstance(err, CheckpointError):
-        key = f"ckpterr.{err.key}"
-        if key in TEXT:
-            try:
-                return t(key, **err.params)
-            except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
-                return str(err)
-        return str(err)
+        return _keyed_sentence(f"ckpterr.{err.key}", dict(err.params), err)
     if isinstance(err, WeightsMissingError):
         if _keyed(err):
             return t(f"weightserr.{err.key}", model=err.model)
         return t("err.weights", why=str(err))
     return t("err.generic", why=str(err))
+
+
+def _keyed_sentence(key: str, params: dict[str, object], err: Exception) -> str:
+    """The table's sentence for `key`, or the error's own English one when the table can't fill it."""
+    if key not in TEXT:
+        return str(err)
+    try:
+        return t(key, **params)
+    except (KeyError, IndexError, ValueError):  # a template/params mismatch must not hide the error
+        return str(err)
+
+
+def _set_params(err: ImageSetError) -> dict[str, object]:
+    """An image set error's params, its skip counts written out in the chosen language."""
+    params = dict(err.params)
+    skipped = params.get("skipped")
+    if isinstance(skipped, dict):
+        parts = [
+            t(f"sets.skip.{reason}", count=n)
+            for reason, n in skipped.items()
+            if f"sets.skip.{reason}" in TEXT
+        ]
+        params["skipped"] = ", ".join(parts) or "0"
+    return params
+
+
+def describe_skipped(skipped: dict[str, int]) -> str:
+    """What a set left out, in the chosen language ("" when nothing was)."""
+    parts = [t(f"sets.skip.{reason}", count=n) for reason, n in skipped.items() if n]
+    return t("sets.skipped", skipped=", ".join(parts)) if parts else ""
 
 
 def _keyed(err: WeightsMissingError) -> bool:
