@@ -1,7 +1,6 @@
 """Generation: a GAN's samples, latent walk, discriminator scores, training snapshots, layers and live
 training; style transfer with a progress bar, intermediate images and a stop button."""
 
-import numpy as np
 import streamlit as st
 
 from cnnviz import charts, images, render
@@ -218,16 +217,11 @@ def live_ui(loaded: LoadedModel) -> None:
     progress = st.empty()
     shown = st.empty()
     if run:
-        record: dict = {"steps": steps, "step": 0, "seconds": 0.0, "images": None, "image_step": 0}
-        record.update({k: [] for k in ("d_loss", "g_loss", "d_real", "d_fake")})
-        st.session_state[LIVE_KEY] = record
+        log = st.session_state[LIVE_KEY] = generation.LiveLog(steps=steps)
         bar = progress.progress(0.0)
         for live in generation.live_training(steps, start=start, model=loaded, seed=0):
-            record["step"], record["seconds"] = live.step, live.seconds
-            for k in ("d_loss", "g_loss", "d_real", "d_fake"):
-                record[k].append(getattr(live, k))
+            log.add(live)
             if live.images is not None:
-                record["images"], record["image_step"] = live.images, live.step
                 shown.image(
                     render.image_grid(live.images, cols=16, cell=40),
                     caption=t("gen.gan.live_images", step=live.step),
@@ -239,26 +233,24 @@ def live_ui(loaded: LoadedModel) -> None:
                 ),
             )
         progress.empty()
-    record = st.session_state.get(LIVE_KEY)
-    if not record or not record["step"]:
+    log = st.session_state.get(LIVE_KEY)
+    if not isinstance(log, generation.LiveLog) or not log.step:
         return
-    if record["images"] is not None:
+    if log.images is not None:
         shown.image(
-            render.image_grid(record["images"], cols=16, cell=40),
-            caption=t("gen.gan.live_images", step=record["image_step"]),
+            render.image_grid(log.images, cols=16, cell=40),
+            caption=t("gen.gan.live_images", step=log.image_step),
         )
-    if record["step"] >= record["steps"]:
-        st.success(t("gen.gan.live_done", step=record["step"], seconds=record["seconds"]))
+    if log.done:
+        st.success(t("gen.gan.live_done", step=log.step, seconds=log.seconds))
     else:
-        st.info(
-            t("gen.gan.live_stopped", step=record["step"], steps=record["steps"], seconds=record["seconds"])
-        )
-    x = list(range(1, len(record["d_loss"]) + 1))
+        st.info(t("gen.gan.live_stopped", step=log.step, steps=log.steps, seconds=log.seconds))
+    x = list(range(1, log.step + 1))
     left, right = st.columns(2)
     left.plotly_chart(
         charts.line_chart(
             x,
-            {t("gen.gan.d_loss"): record["d_loss"], t("gen.gan.g_loss"): record["g_loss"]},
+            {t("gen.gan.d_loss"): log.d_loss, t("gen.gan.g_loss"): log.g_loss},
             title=t("gen.gan.live_losses"),
             x_title=t("gen.gan.step"),
         ),
@@ -267,7 +259,7 @@ def live_ui(loaded: LoadedModel) -> None:
     right.plotly_chart(
         charts.line_chart(
             x,
-            {t("gen.gan.d_real"): record["d_real"], t("gen.gan.d_fake"): record["d_fake"]},
+            {t("gen.gan.d_real"): log.d_real, t("gen.gan.d_fake"): log.d_fake},
             title=t("gen.gan.live_scores"),
             x_title=t("gen.gan.step"),
         ),
@@ -383,10 +375,8 @@ def style_section(picked: Choice) -> None:
 
     if run and settings is not None:
         st.session_state[STYLE_STOP] = False
-        record: dict = {"steps": settings.steps, "step": 0, "seconds": 0.0, "image": None, "losses": []}
-        record["weights"] = (settings.style_weight, settings.tv_weight)
-        record["backbone"] = backbone.title
-        st.session_state[STYLE_KEY] = record
+        log = style.StyleLog(settings.steps, settings.style_weight, settings.tv_weight, backbone.title)
+        st.session_state[STYLE_KEY] = log
         bar = progress.progress(0.0)
         every = max(1, settings.steps // 12)
         try:
@@ -398,8 +388,7 @@ def style_section(picked: Choice) -> None:
                 should_stop=lambda: bool(st.session_state.get(STYLE_STOP)),
             )
             for result in run_steps:
-                record.update(step=result.step, seconds=result.seconds, image=result.image)
-                record["losses"].append((result.content_loss, result.style_loss, result.tv_loss))
+                log.add(result)
                 if result.step % every == 0 or result.done:
                     output.image(result.image, caption=t("gen.style.output"), width="stretch")
                 bar.progress(
@@ -416,35 +405,21 @@ def style_section(picked: Choice) -> None:
             show_error(err)
         progress.empty()
 
-    record = st.session_state.get(STYLE_KEY)
-    if not record or record["image"] is None:
+    log = st.session_state.get(STYLE_KEY)
+    if not isinstance(log, style.StyleLog) or log.image is None:
         output.info(t("gen.style.none"))
         return
-    output.image(record["image"], caption=t("gen.style.output"), width="stretch")
-    h, w = record["image"].shape[:2]
-    if record["step"] >= record["steps"]:
-        st.success(
-            t(
-                "gen.style.done",
-                steps=record["steps"],
-                w=w,
-                h=h,
-                seconds=record["seconds"],
-                backbone=record["backbone"],
-            )
-        )
+    output.image(log.image, caption=t("gen.style.output"), width="stretch")
+    h, w = log.image.shape[:2]
+    if log.done:
+        st.success(t("gen.style.done", steps=log.steps, w=w, h=h, seconds=log.seconds, backbone=log.backbone))
     else:
-        st.info(t("gen.style.stopped", step=record["step"], steps=record["steps"], seconds=record["seconds"]))
-    style_weight, tv_weight = record["weights"]
-    losses = np.asarray(record["losses"], dtype=np.float64)
+        st.info(t("gen.style.stopped", step=log.step, steps=log.steps, seconds=log.seconds))
+    terms = log.weighted()
     st.plotly_chart(
         charts.line_chart(
-            list(range(1, len(losses) + 1)),
-            {
-                t("gen.style.loss.content"): losses[:, 0].tolist(),
-                t("gen.style.loss.style"): (style_weight * losses[:, 1]).tolist(),
-                t("gen.style.loss.tv"): (tv_weight * losses[:, 2]).tolist(),
-            },
+            list(range(1, log.step + 1)),
+            {t(f"gen.style.loss.{name}"): values.tolist() for name, values in terms.items()},
             title=t("gen.style.losses"),
             x_title=t("gen.gan.step"),
             log_y=True,

@@ -81,11 +81,11 @@ def test_live_training_runs(at: AppTest) -> None:
     ]
     # The whole sentence: the 10 steps asked for, and the run's own time.
     record = at.session_state["_gen_live"]
-    assert (record["step"], record["steps"]) == (10, 10)
-    assert len(record["d_loss"]) == len(record["g_loss"]) == 10
-    assert record["seconds"] > 0
-    expected = tr("gen.gan.live_done", "en", step=10, seconds=record["seconds"])
-    assert expected == f"Steps trained: 10, in {record['seconds']:.1f} s."
+    assert (record.step, record.steps) == (10, 10)
+    assert len(record.d_loss) == len(record.g_loss) == 10
+    assert record.seconds > 0
+    expected = tr("gen.gan.live_done", "en", step=10, seconds=record.seconds)
+    assert expected == f"Steps trained: 10, in {record.seconds:.1f} s."
     assert expected in [s.value for s in at.success]
 
 
@@ -110,13 +110,11 @@ def test_style_transfer_runs_with_tiny_budget(at: AppTest) -> None:
     w, h = round(width * scale), round(height * scale)
     assert max(w, h) == 64 and min(w, h) < 64
     record = at.session_state["_gen_style"]
-    assert record["image"].shape == (h, w, 3)
-    assert (record["step"], record["steps"], len(record["losses"])) == (2, 2, 2)
-    assert record["backbone"] in {b.title for b in style.BACKBONES.values()}
-    assert record["weights"][0] == 100.0  # the chosen style weight
-    expected = tr(
-        "gen.style.done", "en", steps=2, w=w, h=h, seconds=record["seconds"], backbone=record["backbone"]
-    )
+    assert record.image.shape == (h, w, 3)
+    assert (record.step, record.steps, len(record.losses)) == (2, 2, 2)
+    assert record.backbone in {b.title for b in style.BACKBONES.values()}
+    assert record.style_weight == 100.0  # the chosen style weight
+    expected = tr("gen.style.done", "en", steps=2, w=w, h=h, seconds=record.seconds, backbone=record.backbone)
     assert expected.startswith(f"Steps: 2, at {w}×{h} pixels, in ")
     assert done == [expected]
     assert at.get("plotly_chart"), "the loss chart is drawn"

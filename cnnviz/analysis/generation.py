@@ -55,6 +55,7 @@ __all__ = [
     "GeneratorLayer",
     "GeneratorLayers",
     "LatentWalk",
+    "LiveLog",
     "LiveStep",
     "discriminator_scores",
     "generator_layers",
@@ -408,6 +409,44 @@ class LiveStep:
     @property
     def done(self) -> bool:
         """Whether this is the last step."""
+        return self.step >= self.steps
+
+
+@dataclass
+class LiveLog:
+    """A live-training run as the page keeps it between reruns: every step's numbers and the last images.
+
+    Attributes:
+        steps: steps asked for.
+        step: steps done so far.
+        seconds: time the run took so far.
+        images: the newest ``(K, 32, 32)`` images, and ``image_step`` the step they are from.
+        d_loss, g_loss, d_real, d_fake: one value per step done.
+    """
+
+    steps: int
+    step: int = 0
+    seconds: float = 0.0
+    images: np.ndarray | None = field(default=None, repr=False)
+    image_step: int = 0
+    d_loss: list[float] = field(default_factory=list)
+    g_loss: list[float] = field(default_factory=list)
+    d_real: list[float] = field(default_factory=list)
+    d_fake: list[float] = field(default_factory=list)
+
+    def add(self, live: LiveStep) -> None:
+        """Records one step (in order)."""
+        if live.step != self.step + 1:
+            raise ValueError(f"steps must come in order: expected step {self.step + 1}, got {live.step}.")
+        self.step, self.seconds = live.step, live.seconds
+        for name in ("d_loss", "g_loss", "d_real", "d_fake"):
+            getattr(self, name).append(float(getattr(live, name)))
+        if live.images is not None:
+            self.images, self.image_step = live.images, live.step
+
+    @property
+    def done(self) -> bool:
+        """Whether every step asked for ran (else it was stopped or is still running)."""
         return self.step >= self.steps
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "DEFAULT_STEPS",
     "Backbone",
     "StyleExtractor",
+    "StyleLog",
     "StyleSettings",
     "StyleStep",
     "content_loss",
@@ -407,6 +408,49 @@ class StyleStep:
     def done(self) -> bool:
         """Whether this is the last step."""
         return self.step >= self.steps
+
+
+@dataclass
+class StyleLog:
+    """A style-transfer run as the page keeps it between reruns: the newest image and every step's losses.
+
+    Attributes:
+        steps: steps asked for.
+        style_weight: the style loss's weight in the total (the content loss has weight 1).
+        tv_weight: the smoothness term's weight.
+        backbone: the backbone's title, e.g. "VGG-19".
+        step: steps done so far; seconds: time so far; image: the newest output, ``(H, W, 3)`` uint8.
+        losses: ``(content, style, tv)`` per step, before weighting.
+    """
+
+    steps: int
+    style_weight: float
+    tv_weight: float
+    backbone: str
+    step: int = 0
+    seconds: float = 0.0
+    image: np.ndarray | None = field(default=None, repr=False)
+    losses: list[tuple[float, float, float]] = field(default_factory=list)
+
+    def add(self, step: StyleStep) -> None:
+        """Records one step (in order)."""
+        if step.step != self.step + 1:
+            raise ValueError(f"steps must come in order: expected step {self.step + 1}, got {step.step}.")
+        self.step, self.seconds, self.image = step.step, step.seconds, step.image
+        self.losses.append((step.content_loss, step.style_loss, step.tv_loss))
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
+
+    def weighted(self) -> dict[str, np.ndarray]:
+        """Each term as it enters the total, per step: content, style_weight · style, tv_weight · tv."""
+        losses = np.asarray(self.losses, dtype=np.float64).reshape(-1, 3)
+        return {
+            "content": losses[:, 0],
+            "style": self.style_weight * losses[:, 1],
+            "tv": self.tv_weight * losses[:, 2],
+        }
 
 
 def resize_to(image: Image.Image, size: int) -> Image.Image:
