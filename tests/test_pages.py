@@ -165,6 +165,17 @@ def test_architectures_controls() -> None:
     _ok(at)
 
 
+def test_architectures_lists_every_call_of_a_reused_module() -> None:
+    at = _page("pages/3_Architectures.py", model="resnet18")
+    _ok(at)
+    table = at.dataframe[0].value
+    names = list(table[tr("arch.col.name", "en")])
+    assert names.index("layer1.0.relu (1)") < names.index("layer1.0.conv2") < names.index("layer1.0.relu (2)")
+    outputs = dict(zip(names, table[tr("arch.col.output", "en")], strict=True))
+    assert outputs["layer1.0.relu (1)"] == outputs["layer1.0.relu (2)"] == "64 × 56 × 56"
+    assert "layer1.0.bn1" in names and "layer1.0.bn1 (1)" not in names  # a single call keeps its plain name
+
+
 def test_image_as_data_controls() -> None:
     at = _page("pages/1_Image_as_data.py")
     _ok(at)

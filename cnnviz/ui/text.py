@@ -222,8 +222,12 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "arch.table": ("Layer by layer: {name}", "층별 구조: {name}"),
     "arch.table_help": (
-        "Like the lecture's LeNet-5 table: filter size, stride, feature-map size and activation of each layer.",
-        "강의의 LeNet-5 표처럼 각 층의 필터 크기, 스트라이드, 특징 맵 크기, 활성화 함수를 보여줍니다.",
+        "Like the lecture's LeNet-5 table: filter size, stride, feature-map size and activation of each layer. "
+        'A layer used several times (ResNet\'s relu) has a row per use, numbered "(2)", "(3)"; its '
+        "parameters are counted on the first.",
+        "강의의 LeNet-5 표처럼 각 층의 필터 크기, 스트라이드, 특징 맵 크기, 활성화 함수를 보여줍니다. "
+        '여러 번 쓰이는 층(ResNet의 relu)은 쓰일 때마다 "(2)", "(3)"처럼 번호가 붙은 행이 있고, '
+        "파라미터는 첫 행에서만 셉니다.",
     ),
     "arch.col.name": ("layer", "층"),
     "arch.col.kind": ("type", "종류"),
