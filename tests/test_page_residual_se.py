@@ -201,6 +201,21 @@ def test_se_page_lists_only_models_with_se_blocks() -> None:
     assert "resnet-mini" not in options and "resnet18" not in options
 
 
+def test_se_boosted_and_suppressed_channels_are_disjoint() -> None:
+    at = _page(SE, se_model="se-resnet-mini")
+    at.selectbox(key="se_block").select("layer1.0.se").run()  # 16 channels
+    _ok(at)
+    slider = at.slider(key="se_k")
+    assert slider.max == 8  # half of 16 on each side
+    slider.set_value(slider.max).run()
+    _ok(at)
+    found = (re.findall(r"ch (\d+): ×", c.value) for c in at.caption)
+    shown = [{int(n) for n in numbers} for numbers in found if numbers]
+    assert len(shown) == 2 and len(shown[0]) == len(shown[1]) == 8
+    assert not shown[0] & shown[1]
+    assert shown[0] | shown[1] == set(range(16))
+
+
 def test_se_controls() -> None:
     at = _page(SE, se_model="se-resnet-mini")
     _ok(at)
