@@ -133,14 +133,14 @@ def test_missing_weights_sentence_and_untrained_two_stage(no_network, torch_home
     _ok(at)
     assert at.error, "missing pretrained weights are said in a sentence"
     assert any("yolo-mini" in i.value for i in at.info), "the page offers the detectors that are here"
-    at.checkbox(key="untrained").check().run()
+    at.checkbox(key=f"untrained_{name}").check().run()
     _ok(at)
     assert any(w.value == tr("det.untrained_note", "en") for w in at.warning)
     assert any(h.value == tr("det.two.title", "en") for h in at.subheader)
     at.slider(key="det_nprop").set_value(5).run()
     _ok(at)
     # "Use yolo-mini" switches the sidebar's model.
-    at.checkbox(key="untrained").uncheck().run()
+    at.checkbox(key=f"untrained_{name}").uncheck().run()
     at.button(key="det_use_yolo-mini").click().run()
     _ok(at)
     assert _widget(at, "selectbox", "detector").value == "yolo-mini"

@@ -134,12 +134,26 @@ def test_feature_maps_missing_weights_offer_untrained(torch_home, no_network) ->
     assert at.error[0].value == tr("weightserr.offline", "en", model="alexnet")
     assert any("alexnet-owt-7be5be79.pth" in c.value for c in at.caption)  # the file, on a line of its own
     assert no_network, "the page should have tried the download"
-    at.checkbox(key="untrained").check().run()
+    at.checkbox(key="untrained_alexnet").check().run()
     _ok(at)
     assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
     # Chosen: the sentence stays, as a note rather than an error.
     assert not at.error and at.info[0].value == tr("weightserr.offline", "en", model="alexnet")
     assert at.selectbox(key="layer").options  # the untrained network's maps are shown
+
+
+def test_untrained_weights_are_asked_for_per_model(torch_home, no_network) -> None:
+    at = _page("pages/4_Feature_maps.py", model="alexnet")
+    at.checkbox(key="untrained_alexnet").check().run()
+    _ok(at)
+    assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
+    # Another model whose weights are missing: the choice made for AlexNet does not answer for it.
+    _widget(at, "selectbox", "model").select("resnet18").run()
+    _ok(at)
+    assert at.error and at.error[0].value == tr("weightserr.offline", "en", model="resnet18")
+    assert not at.checkbox(key="untrained_resnet18").value
+    assert not any(tr("weights.untrained", "en") in c.value for c in at.caption)
+    assert not [s for s in at.selectbox if s.key == "layer"], "no maps until untrained weights are chosen"
 
 
 def test_missing_weights_sentence_in_korean(torch_home, no_network) -> None:
