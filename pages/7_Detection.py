@@ -144,7 +144,9 @@ labels = [f"{n} {s:.2f}" for n, s in zip(found.names, found.scores, strict=True)
 st.subheader(t("det.result"))
 left, right = st.columns([3, 2])
 left.image(
-    render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks),
+    render.for_display(
+        render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks)
+    ),
     caption=t("det.result_caption", n=len(found.boxes)),
 )
 with right:
@@ -172,7 +174,7 @@ with st.expander(t("det.nms.title")):
     trace = explain_nms(raw, score, iou)
     removed = trace.suppressed_by >= 0
     st.image(
-        render.draw_nms(image, raw.boxes, trace.keep, trace.boxes[removed], raw.labels),
+        render.for_display(render.draw_nms(image, raw.boxes, trace.keep, trace.boxes[removed], raw.labels)),
         caption=t("det.nms.caption", iou=iou),
     )
     if removed.any():
@@ -197,7 +199,10 @@ if kind == "1-stage" and raw.cells is not None and raw.grids:
     objects = scene.boxes if scene is not None else found.boxes
     cells = responsible_cells(objects, raw.image_size, rows)
     left, mid, right = st.columns(3)
-    left.image(render.grid_overlay(image, grid.confidence, highlight=cells), caption=t("det.grid.overlay"))
+    left.image(
+        render.for_display(render.grid_overlay(image, grid.confidence, highlight=cells)),
+        caption=t("det.grid.overlay"),
+    )
     boxes_per_cell = int(raw.cells[:, 2].max()) + 1
     mid.plotly_chart(
         charts.heatmap(grid.confidence, title=t("det.grid.conf", b=boxes_per_cell), text=True),
@@ -218,7 +223,7 @@ elif kind == "1-stage" and raw.grids:
     rows, cols = grid.confidence.shape
     st.caption(t("det.dense.caption", name=grid.name, rows=rows, cols=cols, cell=grid.cell[0]))
     left, right = st.columns(2)
-    left.image(render.grid_overlay(image, grid.confidence, lines=max(rows, cols) <= 32))
+    left.image(render.for_display(render.grid_overlay(image, grid.confidence, lines=max(rows, cols) <= 32)))
     right.plotly_chart(charts.heatmap(grid.confidence, title=grid.name), key="det_level_map")
 elif kind == "2-stage" and raw.proposals is not None:
     st.subheader(t("det.two.title"))
@@ -226,11 +231,11 @@ elif kind == "2-stage" and raw.proposals is not None:
     shown = st.slider(t("det.two.nprop"), 1, max(total, 1), min(50, max(total, 1)), key="det_nprop")
     left, right = st.columns(2)
     left.image(
-        render.draw_boxes(image, raw.proposals[:shown], color="#46f0f0", width=1),
+        render.for_display(render.draw_boxes(image, raw.proposals[:shown], color="#46f0f0", width=1)),
         caption=t("det.two.stage1", n=total),
     )
     right.image(
-        render.draw_boxes(image, found.boxes, labels, class_ids=found.labels),
+        render.for_display(render.draw_boxes(image, found.boxes, labels, class_ids=found.labels)),
         caption=t("det.two.stage2", n=len(found.boxes)),
     )
 elif kind == "cascade" and raw.grids:
@@ -256,15 +261,17 @@ elif kind == "cascade" and raw.grids:
     refined = raw.refined if raw.refined is not None else found.boxes[:0]
     a, b, c = st.columns(3)
     a.image(
-        render.draw_boxes(image, proposals, color="#46f0f0", width=1),
+        render.for_display(render.draw_boxes(image, proposals, color="#46f0f0", width=1)),
         caption=t("det.cascade.pnet", n=len(proposals)),
     )
     b.image(
-        render.draw_boxes(image, refined, color="#ffe119", width=2),
+        render.for_display(render.draw_boxes(image, refined, color="#ffe119", width=2)),
         caption=t("det.cascade.rnet", n=len(refined)),
     )
     c.image(
-        render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks),
+        render.for_display(
+            render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks)
+        ),
         caption=t("det.cascade.onet", n=len(found.boxes)),
     )
 
@@ -297,12 +304,14 @@ if st.toggle(t("det.compare.run"), key="det_cmp_run"):
             shown = filter_detections(other_raw, other_score, iou)
             other_kind = detector_kind(other.spec)
             st.image(
-                render.draw_boxes(
-                    image,
-                    shown.boxes,
-                    [f"{n} {s:.2f}" for n, s in zip(shown.names, shown.scores, strict=True)],
-                    class_ids=shown.labels,
-                    landmarks=shown.landmarks,
+                render.for_display(
+                    render.draw_boxes(
+                        image,
+                        shown.boxes,
+                        [f"{n} {s:.2f}" for n, s in zip(shown.names, shown.scores, strict=True)],
+                        class_ids=shown.labels,
+                        landmarks=shown.landmarks,
+                    )
                 ),
                 caption=t(
                     "det.compare.boxes",
