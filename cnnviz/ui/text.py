@@ -45,8 +45,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "아직 업로드한 이미지가 없어 샘플을 보여줍니다.",
     ),
     "side.draw_help": (
-        "Draw a digit with the mouse (white on black, like the training digits).",
-        "마우스로 숫자를 그려 보세요 (학습 데이터처럼 검은 바탕에 흰 글씨).",
+        "Draw a digit with the mouse (white on black, like the training digits). Cross your 7 with a bar, "
+        "as the training digits do: LeNet-5 has hardly seen a 7 without one and often reads it as 3.",
+        "마우스로 숫자를 그려 보세요 (학습 데이터처럼 검은 바탕에 흰 글씨). 7은 학습 데이터처럼 가운데에 가로줄을 "
+        "그어 쓰세요: LeNet-5는 가로줄 없는 7을 거의 본 적이 없어 3으로 읽는 일이 많습니다.",
     ),
     "side.model": ("Model", "모델"),
     "side.task": ("Task", "과제"),
