@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from cnnviz import render
 from cnnviz.ui import nav
 from cnnviz.ui.sidebar import model_label, page
 from cnnviz.ui.text import t
@@ -17,6 +18,7 @@ for info in nav.PAGES:
         label=f"{t(info.title_key)} — {t(info.title_key + '.blurb')}",
         icon=info.icon,
     )
-right.image(choice.image, caption=choice.image_name, width=260)
+# An upload of any shape: a 2000×3 picture shown 260 px wide would be 0 px high.
+right.image(render.for_display(choice.image), caption=choice.image_name, width=260)
 if choice.model_name:
     right.caption(model_label(choice.model_name))

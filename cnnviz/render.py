@@ -153,11 +153,17 @@ def _font_path() -> str | None:
     return next((str(p) for p in candidates if p.is_file()), None)
 
 
+_MAX_UPSCALED_SIDE = 2048
+"""Enlarging stops before the long side passes this (a 2000×3 picture is not made 256000 pixels wide)."""
+
+
 def _upscale(image: Image.Image | np.ndarray, min_side: int) -> tuple[Image.Image, int]:
-    """The image as RGB, enlarged by a whole factor (nearest) until its short side is at least min_side."""
+    """The image as RGB, enlarged by a whole factor (nearest) until its short side is at least min_side, or
+    its long side would pass `_MAX_UPSCALED_SIDE`."""
     pil = Image.fromarray(np.asarray(image)) if isinstance(image, np.ndarray) else image
     pil = pil.convert("RGB")
-    factor = max(1, math.ceil(min_side / max(1, min(pil.size))))
+    wanted = math.ceil(min_side / max(1, min(pil.size)))
+    factor = max(1, min(wanted, _MAX_UPSCALED_SIDE // max(pil.size)))
     if factor > 1:
         pil = pil.resize((pil.width * factor, pil.height * factor), Image.Resampling.NEAREST)
     return pil, factor
@@ -463,3 +469,52 @@ def image_grid(images: np.ndarray, cols: int | None = None, cell: int = 64, gap:
         top, left = r * (height + gap), q * (cell + gap)
         out[top : top + height, left : left + cell] = np.asarray(tile)
     return out
+
+
+__all__ += ["for_display"]
+
+
+def for_display(
+    picture: Image.Image | np.ndarray, *, max_aspect: float = 6.0, min_side: int = 48
+) -> np.ndarray:
+    """A picture made safe to show at any width: RGBA uint8, the picture's pixels unchanged inside.
+
+    A browser (and Streamlit's own resizing) turns a 2000×3 picture shown 260 pixels wide into 0 pixels
+    high, which fails. So a picture whose sides differ by more than `max_aspect` gets a transparent margin
+    on its short side, and one whose long side is below `min_side` is enlarged by a whole factor, each pixel
+    a crisp block.
+
+    Args:
+        picture: A PIL image, or an (H, W), (H, W, 3) or (H, W, 4) uint8 array.
+        max_aspect: The most the long side may exceed the short one, after the margin (>= 1).
+        min_side: The least the long side is made, in pixels.
+
+    Raises:
+        ValueError: an empty picture, or `max_aspect` < 1.
+    """
+    if max_aspect < 1:
+        raise ValueError(f"max_aspect must be at least 1, got {max_aspect}")
+    if isinstance(picture, Image.Image):
+        rgba = np.asarray(picture.convert("RGBA"))
+    else:
+        array = np.asarray(picture)
+        if array.ndim == 2:
+            array = np.stack([array] * 3, axis=-1)
+        if array.ndim != 3 or array.shape[2] not in (3, 4) or array.dtype != np.uint8:
+            raise ValueError(f"picture must be (H, W), (H, W, 3) or (H, W, 4) uint8, got {array.shape}")
+        alpha = np.full((*array.shape[:2], 1), 255, np.uint8)
+        rgba = array if array.shape[2] == 4 else np.concatenate([array, alpha], axis=-1)
+    h, w = rgba.shape[:2]
+    if h == 0 or w == 0:
+        raise ValueError(f"picture has no pixels ({w}×{h})")
+    factor = max(1, -(-min_side // max(h, w)))
+    if factor > 1:
+        rgba = np.repeat(np.repeat(rgba, factor, axis=0), factor, axis=1)
+        h, w = rgba.shape[:2]
+    out_h, out_w = max(h, math.ceil(w / max_aspect)), max(w, math.ceil(h / max_aspect))
+    if (out_h, out_w) != (h, w):
+        padded = np.zeros((out_h, out_w, 4), np.uint8)  # transparent
+        top, left = (out_h - h) // 2, (out_w - w) // 2
+        padded[top : top + h, left : left + w] = rgba
+        rgba = padded
+    return np.ascontiguousarray(rgba)

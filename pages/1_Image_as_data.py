@@ -29,7 +29,7 @@ region = pixel_region(image, top, left, size)
 scale01 = st.toggle(t("img.scale01"), key="px_scale01")
 a, b = st.columns([1, 2])
 a.image(
-    render.mark_region(image, left, top, region.rgb.shape[1], region.rgb.shape[0]),
+    render.for_display(render.mark_region(image, left, top, region.rgb.shape[1], region.rgb.shape[0])),
     caption=t("img.where", w=w, h=h),
 )
 a.image(render.zoom(region.rgb, 24), caption=t("img.zoomed"))
@@ -52,7 +52,7 @@ st.subheader(t("img.channels"))
 st.write(t("img.channels_help"))
 cols = st.columns(3)
 for c, (col, tinted) in enumerate(zip(cols, render.channel_images(image), strict=True)):
-    col.image(tinted, caption="RGB"[c])
+    col.image(render.for_display(tinted), caption="RGB"[c])
     values = region.rgb[..., c] / 255.0 if scale01 else region.rgb[..., c]
     col.plotly_chart(
         charts.matrix(

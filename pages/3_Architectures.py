@@ -37,7 +37,7 @@ st.subheader(t("arch.table", name=name))
 st.caption(t("arch.table_help"))
 st.dataframe(
     {
-        t("arch.col.name"): [r.name for r in rows],
+        t("arch.col.name"): [r.label for r in rows],
         t("arch.col.kind"): [r.kind for r in rows],
         t("arch.col.kernel"): [dims(r.kernel_size) for r in rows],
         t("arch.col.stride"): [dims(r.stride) for r in rows],

@@ -4,7 +4,13 @@ import streamlit as st
 
 from cnnviz import charts, models
 from cnnviz.analysis.cam import top_k
-from cnnviz.analysis.residual import OBJECTIVES, STACK_DEPTHS, BlockGradients, ResidualGradients
+from cnnviz.analysis.residual import (
+    DEPTH_MEASURES,
+    OBJECTIVES,
+    STACK_DEPTHS,
+    BlockGradients,
+    ResidualGradients,
+)
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
 from cnnviz.ui.text import language, t, tr
@@ -177,7 +183,7 @@ def depth_ui() -> None:
         measure = remembered(
             st.radio,
             t("res.measure"),
-            ["activation", "weight"],
+            list(DEPTH_MEASURES),
             key="res_measure",
             format_func=lambda m: tr("res.measure." + m, lang),
             default="activation",
@@ -190,11 +196,11 @@ def depth_ui() -> None:
         with st.spinner(t("res.depth_running")):
             plain = cache.depth_profile(depth, False, batch_norm)
             residual = cache.depth_profile(depth, True, batch_norm)
-        pick = (lambda p: p.grad_norms) if measure == "activation" else (lambda p: p.weight_grad_norms)
+        plain_norms, residual_norms = plain.norms(measure), residual.norms(measure)
         col.plotly_chart(
             charts.line_chart(
                 list(range(1, len(plain.layers) + 1)),
-                {t("res.plain"): list(pick(plain)), t("res.residual"): list(pick(residual))},
+                {t("res.plain"): list(plain_norms), t("res.residual"): list(residual_norms)},
                 title=t("res.depth_chart", depth=depth),
                 log_y=True,
                 x_title=t("res.layer_axis"),
@@ -202,7 +208,7 @@ def depth_ui() -> None:
             ),
             key=f"res_depth_{depth}",
         )
-        first_plain, first_residual = float(pick(plain)[0]), float(pick(residual)[0])
+        first_plain, first_residual = float(plain_norms[0]), float(residual_norms[0])
         if 0 < first_plain <= first_residual:
             ratio = t("res.ratio_smaller", x=first_residual / first_plain)
         else:
@@ -210,6 +216,18 @@ def depth_ui() -> None:
                 "res.ratio_larger", x=first_plain / first_residual if first_residual > 0 else float("inf")
             )
         col.caption(t("res.depth_caption", plain=first_plain, residual=first_residual, ratio=ratio))
+        # Said from the measured numbers, so the sentence can't contradict the chart above it.
+        change = plain.first_over_last(measure)
+        shrinks = change < 1
+        trend = t(
+            "res.trend.shrinks" if shrinks else "res.trend.grows",
+            x=1 / change if shrinks else change,
+            residual=residual.first_over_last(measure),
+        )
+        # The usual cause of each direction, said where this set-up is that cause.
+        if shrinks != batch_norm:
+            trend += " " + t("res.reason.bn" if batch_norm else "res.reason.default")
+        col.write(trend)
 
 
 choice = page("page.residual", tasks=("classification",), model_key="resnet_model", tag="residual")

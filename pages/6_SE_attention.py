@@ -80,8 +80,11 @@ def channels_ui(b: SEActivation) -> None:
     """The most boosted and most suppressed channels, before and after the scaling."""
     if b.before is None or b.after is None:
         return
-    channels = len(b.weights)
-    k = st.slider(t("se.k"), 1, min(12, channels), min(4, channels), key="se_k")
+    # At most half the channels on each side: a channel is boosted or suppressed, never both.
+    most = min(12, len(b.weights) // 2)
+    if most < 1:
+        return
+    k = st.slider(t("se.k"), 1, most, min(4, most), key="se_k") if most > 1 else 1
     for col, title, picked in zip(
         st.columns(2), (t("se.boosted"), t("se.suppressed")), (b.boosted(k), b.suppressed(k)), strict=True
     ):

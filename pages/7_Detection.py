@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cnnviz import charts, models, render
+from cnnviz import charts, images, models, render
 from cnnviz.analysis.detection import (
     comparison_choices,
     explain_nms,
@@ -18,6 +18,31 @@ from cnnviz.ui.text import language, t
 choice = page("page.detection", tasks=("detection",), model_key="detector")
 st.title(t("page.detection"))
 st.write(t("det.intro"))
+
+DEFAULT_SCORE = {"1-stage": 0.3, "2-stage": 0.5, "cascade": 0.7}
+"""Each kind's starting score threshold: a grid's, an RPN's and a face's scores mean different things."""
+DEFAULT_SEED = 1_000_005
+"""A held-out scene (never trained on) where every shape is found: a clear first picture."""
+# Chosen values kept under plain keys: a widget that is not drawn in a run (the seed while the scene is
+# off, another detector's threshold) loses its own state.
+SCORES, SEED = "_det_scores", "_det_seed"
+
+
+def _forget_widgets() -> None:
+    """Drops the state of this page's widgets before an early stop.
+
+    After st.stop() Streamlit keeps the state of the widgets the run did not reach, while the browser forgets
+    them: a "Run both" toggle would come back drawn off with its comparison still running.
+    """
+    for key in [k for k in st.session_state if str(k).startswith("det_")]:
+        if "_use_" not in str(key):  # buttons keep theirs: without it Streamlit would fire their callbacks
+            del st.session_state[key]
+
+
+def score_threshold(name: str) -> float:
+    """The score threshold chosen for detector `name`, or its kind's default."""
+    chosen = st.session_state.get(SCORES, {})
+    return float(chosen.get(name, DEFAULT_SCORE[detector_kind(models.get_spec(name))]))
 
 
 def _switch_model(name: str) -> None:
@@ -42,6 +67,7 @@ def present_ui(key: str, exclude: str | None = None) -> None:
 loaded = require_model(choice.model_name)
 if loaded is None:
     present_ui("det_use", exclude=choice.model_name)
+    _forget_widgets()
     st.stop()
 
 spec = loaded.spec
@@ -61,24 +87,42 @@ def image_ui():
     """The image to detect in: the sidebar's, or a shapes scene for the detector trained on shapes."""
     if spec.source != "bundled":
         return choice.image, None
+    # The person's own image (an upload, a drawing) wins: its toggle starts off. A toggle of its own, so an
+    # upload arriving while the scene is on switches to the upload.
+    own = choice.image_name not in images.sample_names()
     left, right = st.columns([2, 1])
-    if not left.toggle(t("det.scene"), value=True, key="det_scene"):
+    if not left.toggle(t("det.scene"), value=not own, key="det_scene_own" if own else "det_scene"):
         return choice.image, None
-    # A held-out scene (never trained on) where every shape is found: a clear first picture.
-    seed = right.number_input(t("det.scene_seed"), 0, 2_000_000, 1_000_005, step=1, key="det_seed")
+    seed = right.number_input(
+        t("det.scene_seed"),
+        0,
+        2_000_000,
+        int(st.session_state.get(SEED, DEFAULT_SEED)),
+        step=1,
+        key="det_seed",
+    )
+    st.session_state[SEED] = int(seed)
     scene = cache.shapes_scene(int(seed))
     st.caption(t("det.scene_caption", seed=scene.seed, objects=", ".join(scene.names)))
+    if own:
+        st.caption(t("det.scene_instead", name=choice.image_name))
     return render.to_image(scene.image), scene
 
 
 def threshold_ui() -> tuple[float, float]:
     """Score threshold and NMS IoU: they only re-filter the cached candidates."""
     left, right = st.columns(2)
-    default = {"1-stage": 0.3, "2-stage": 0.5, "cascade": 0.7}[kind]
     # One threshold per detector: each one's scores mean something else (a grid's, an RPN's, a face's).
     score = left.slider(
-        t("det.score"), 0.0, 1.0, default, 0.01, key=f"det_score_{spec.name}", help=t("det.score_help")
+        t("det.score"),
+        0.0,
+        1.0,
+        score_threshold(spec.name),
+        0.01,
+        key=f"det_score_{spec.name}",
+        help=t("det.score_help"),
     )
+    st.session_state[SCORES] = {**st.session_state.get(SCORES, {}), spec.name: score}
     iou = right.slider(t("det.iou"), 0.05, 1.0, 0.5, 0.05, key="det_iou", help=t("det.iou_help"))
     return score, iou
 
@@ -99,7 +143,9 @@ labels = [f"{n} {s:.2f}" for n, s in zip(found.names, found.scores, strict=True)
 st.subheader(t("det.result"))
 left, right = st.columns([3, 2])
 left.image(
-    render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks),
+    render.for_display(
+        render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks)
+    ),
     caption=t("det.result_caption", n=len(found.boxes)),
 )
 with right:
@@ -127,7 +173,7 @@ with st.expander(t("det.nms.title")):
     trace = explain_nms(raw, score, iou)
     removed = trace.suppressed_by >= 0
     st.image(
-        render.draw_nms(image, raw.boxes, trace.keep, trace.boxes[removed], raw.labels),
+        render.for_display(render.draw_nms(image, raw.boxes, trace.keep, trace.boxes[removed], raw.labels)),
         caption=t("det.nms.caption", iou=iou),
     )
     if removed.any():
@@ -152,7 +198,10 @@ if kind == "1-stage" and raw.cells is not None and raw.grids:
     objects = scene.boxes if scene is not None else found.boxes
     cells = responsible_cells(objects, raw.image_size, rows)
     left, mid, right = st.columns(3)
-    left.image(render.grid_overlay(image, grid.confidence, highlight=cells), caption=t("det.grid.overlay"))
+    left.image(
+        render.for_display(render.grid_overlay(image, grid.confidence, highlight=cells)),
+        caption=t("det.grid.overlay"),
+    )
     boxes_per_cell = int(raw.cells[:, 2].max()) + 1
     mid.plotly_chart(
         charts.heatmap(grid.confidence, title=t("det.grid.conf", b=boxes_per_cell), text=True),
@@ -173,7 +222,7 @@ elif kind == "1-stage" and raw.grids:
     rows, cols = grid.confidence.shape
     st.caption(t("det.dense.caption", name=grid.name, rows=rows, cols=cols, cell=grid.cell[0]))
     left, right = st.columns(2)
-    left.image(render.grid_overlay(image, grid.confidence, lines=max(rows, cols) <= 32))
+    left.image(render.for_display(render.grid_overlay(image, grid.confidence, lines=max(rows, cols) <= 32)))
     right.plotly_chart(charts.heatmap(grid.confidence, title=grid.name), key="det_level_map")
 elif kind == "2-stage" and raw.proposals is not None:
     st.subheader(t("det.two.title"))
@@ -181,11 +230,11 @@ elif kind == "2-stage" and raw.proposals is not None:
     shown = st.slider(t("det.two.nprop"), 1, max(total, 1), min(50, max(total, 1)), key="det_nprop")
     left, right = st.columns(2)
     left.image(
-        render.draw_boxes(image, raw.proposals[:shown], color="#46f0f0", width=1),
+        render.for_display(render.draw_boxes(image, raw.proposals[:shown], color="#46f0f0", width=1)),
         caption=t("det.two.stage1", n=total),
     )
     right.image(
-        render.draw_boxes(image, found.boxes, labels, class_ids=found.labels),
+        render.for_display(render.draw_boxes(image, found.boxes, labels, class_ids=found.labels)),
         caption=t("det.two.stage2", n=len(found.boxes)),
     )
 elif kind == "cascade" and raw.grids:
@@ -211,15 +260,17 @@ elif kind == "cascade" and raw.grids:
     refined = raw.refined if raw.refined is not None else found.boxes[:0]
     a, b, c = st.columns(3)
     a.image(
-        render.draw_boxes(image, proposals, color="#46f0f0", width=1),
+        render.for_display(render.draw_boxes(image, proposals, color="#46f0f0", width=1)),
         caption=t("det.cascade.pnet", n=len(proposals)),
     )
     b.image(
-        render.draw_boxes(image, refined, color="#ffe119", width=2),
+        render.for_display(render.draw_boxes(image, refined, color="#ffe119", width=2)),
         caption=t("det.cascade.rnet", n=len(refined)),
     )
     c.image(
-        render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks),
+        render.for_display(
+            render.draw_boxes(image, found.boxes, labels, class_ids=found.labels, landmarks=found.landmarks)
+        ),
         caption=t("det.cascade.onet", n=len(found.boxes)),
     )
 
@@ -247,15 +298,19 @@ if st.toggle(t("det.compare.run"), key="det_cmp_run"):
             except (models.WeightsMissingError, RuntimeError, ValueError) as err:
                 show_error(err)
                 continue
-            shown = filter_detections(other_raw, score, iou)
+            # Each detector at its own threshold (the one its slider was last set to, or its default).
+            other_score = score if name == spec.name else score_threshold(name)
+            shown = filter_detections(other_raw, other_score, iou)
             other_kind = detector_kind(other.spec)
             st.image(
-                render.draw_boxes(
-                    image,
-                    shown.boxes,
-                    [f"{n} {s:.2f}" for n, s in zip(shown.names, shown.scores, strict=True)],
-                    class_ids=shown.labels,
-                    landmarks=shown.landmarks,
+                render.for_display(
+                    render.draw_boxes(
+                        image,
+                        shown.boxes,
+                        [f"{n} {s:.2f}" for n, s in zip(shown.names, shown.scores, strict=True)],
+                        class_ids=shown.labels,
+                        landmarks=shown.landmarks,
+                    )
                 ),
                 caption=t(
                     "det.compare.boxes",
@@ -273,6 +328,7 @@ if st.toggle(t("det.compare.run"), key="det_cmp_run"):
                     t("det.compare.col.kind"): other_kind,
                     t("det.compare.col.weights"): t("det.weights." + other.weights),
                     t("det.compare.col.time"): round(other_raw.seconds * 1000, 1),
+                    t("det.compare.col.score"): other_score,
                     t("det.compare.col.boxes"): len(shown.boxes),
                     t("det.compare.col.map"): "" if published is None else f"{published:.3f}",
                 }

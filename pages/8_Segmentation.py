@@ -96,7 +96,7 @@ def semantic_ui(semantic, alpha: float, model_name: str) -> None:
         scale_for(len(semantic.image)),
     )
     key = "seg.semantic_from_instances" if semantic.source == "instances" else "seg.semantic_caption"
-    st.image(overlay, caption=t(key, model=model_name), width="stretch")
+    st.image(render.for_display(overlay), caption=t(key, model=model_name), width="stretch")
     legend = " &nbsp; ".join(swatch(palette[k], semantic.categories[k]) for k in classes)
     if legend:
         st.markdown(legend, unsafe_allow_html=True)
@@ -107,7 +107,9 @@ def instance_ui(instances, alpha: float, model_name: str) -> None:
     overlay = render.mask_overlay(
         instances.image, instances.masks, palette, alpha, scale_for(len(instances.image))
     )
-    st.image(overlay, caption=t("seg.instance_caption", model=model_name), width="stretch")
+    st.image(
+        render.for_display(overlay), caption=t("seg.instance_caption", model=model_name), width="stretch"
+    )
     if not instances.instances:
         st.caption(t("seg.no_instances"))
         return

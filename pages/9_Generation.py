@@ -369,7 +369,7 @@ def style_section(picked: Choice) -> None:
     buttons[1].button(t("gen.style.stop"), key="style_stop", on_click=_stop)
     progress = st.empty()
     content_col, style_col, output_col = st.columns(3)
-    content_col.image(picked.image, caption=t("gen.style.content"), width="stretch")
+    content_col.image(render.for_display(picked.image), caption=t("gen.style.content"), width="stretch")
     style_col.image(style_picture, caption=t("gen.style.style"), width="stretch")
     output = output_col.empty()
 

@@ -124,6 +124,33 @@ def test_translation_test_against_direct_forward_passes() -> None:
     assert lenet.categories[test.target] == "3"
 
 
+@pytest.mark.parametrize("size", [(2000, 3), (3, 2000), (1, 1), (5, 4), (64, 48)])
+def test_for_display_keeps_every_pixel_and_bounds_the_shape(size: tuple[int, int]) -> None:
+    w, h = size
+    rgb = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    out = render.for_display(Image.fromarray(rgb))
+    assert out.dtype == np.uint8 and out.shape[2] == 4
+    big, small = max(out.shape[:2]), min(out.shape[:2])
+    assert big <= 6 * small and big >= 48
+    # The picture sits inside, each pixel a factor × factor block, opaque; the margin is transparent.
+    factor = max(1, -(-48 // max(w, h)))
+    ys, xs = np.nonzero(out[..., 3])
+    top, left = ys.min(), xs.min()
+    inner = out[top : top + h * factor, left : left + w * factor]
+    np.testing.assert_array_equal(inner[::factor, ::factor, :3], rgb)
+    assert (inner[..., 3] == 255).all() and int((out[..., 3] == 255).sum()) == h * w * factor**2
+    assert render.for_display(rgb[..., 0]).shape == out.shape  # grey arrays too
+    with pytest.raises(ValueError, match="no pixels"):
+        render.for_display(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_boxes_on_a_long_thin_picture_are_not_enlarged_past_a_limit() -> None:
+    drawn = render.draw_boxes(np.zeros((3, 2000, 3), np.uint8), np.zeros((0, 4), np.float32))
+    assert drawn.shape[:2] == (3, 2000)  # enlarged by 1: the short side's wish (×128) would be 256000 wide
+    small = render.draw_boxes(np.zeros((20, 30, 3), np.uint8), np.zeros((0, 4), np.float32))
+    assert min(small.shape[:2]) > 20  # small pictures are still enlarged for legible labels
+
+
 # --- feature maps -----------------------------------------------------------------------------------------
 
 

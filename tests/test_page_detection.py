@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from pagetest import assert_ok as _ok
 from pagetest import open_page
@@ -23,6 +25,15 @@ def _page(**query: str) -> AppTest:
 
 def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def _comparison(at: AppTest) -> dict | None:
+    """The comparison table's columns, or None when it is not drawn."""
+    for frame in at.dataframe:
+        table = frame.value
+        if tr("det.compare.col.model", "en") in table.columns:
+            return {column: list(table[column]) for column in table.columns}
+    return None
 
 
 def _direct(name: str, image: Image.Image, score: float, iou: float) -> detection.Detections:
@@ -133,15 +144,85 @@ def test_missing_weights_sentence_and_untrained_two_stage(no_network, torch_home
     _ok(at)
     assert at.error, "missing pretrained weights are said in a sentence"
     assert any("yolo-mini" in i.value for i in at.info), "the page offers the detectors that are here"
-    at.checkbox(key="untrained").check().run()
+    at.checkbox(key=f"untrained_{name}").check().run()
     _ok(at)
     assert any(w.value == tr("det.untrained_note", "en") for w in at.warning)
     assert any(h.value == tr("det.two.title", "en") for h in at.subheader)
     at.slider(key="det_nprop").set_value(5).run()
     _ok(at)
     # "Use yolo-mini" switches the sidebar's model.
-    at.checkbox(key="untrained").uncheck().run()
+    at.checkbox(key=f"untrained_{name}").uncheck().run()
     at.button(key="det_use_yolo-mini").click().run()
     _ok(at)
     assert _widget(at, "selectbox", "detector").value == "yolo-mini"
     assert any(h.value == tr("det.grid.title", "en") for h in at.subheader)
+
+
+def test_run_both_is_off_after_a_detector_without_weights(no_network, torch_home) -> None:
+    """After the page stopped for missing weights, the comparison toggle comes back off, as the browser shows
+    it, and nothing of the comparison is drawn."""
+    at = _page(detector="yolo-mini")
+    at.toggle(key="det_cmp_run").set_value(True).run()
+    _ok(at)
+    assert _comparison(at) is not None
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    _widget(at, "selectbox", "detector").select(name).run()
+    _ok(at)
+    assert at.error
+    at.checkbox(key=f"untrained_{name}").check().run()
+    _ok(at)
+    assert at.toggle(key="det_cmp_run").value is False
+    assert _comparison(at) is None
+    assert not any(c.proto.id.endswith("-det_cmp_times") for c in at.get("plotly_chart"))
+
+
+@pytest.mark.skipif(not models.weights_present("mtcnn"), reason="the MTCNN weight pack is not here")
+def test_comparison_filters_each_detector_at_its_own_threshold() -> None:
+    at = _page(detector="yolo-mini")
+    at.toggle(key="det_scene").set_value(False).run()  # the sidebar's photo, which both detectors see
+    at.slider(key="det_score_yolo-mini").set_value(0.05).run()
+    at.selectbox(key="det_cmp_one").select("yolo-mini").run()
+    at.selectbox(key="det_cmp_two").select("mtcnn").run()
+    at.toggle(key="det_cmp_run").set_value(True).run()
+    _widget(at, "selectbox", "detector").select("mtcnn").run()  # now MTCNN's slider (0.7) is the page's
+    _ok(at)
+    assert at.slider(key="det_score_mtcnn").value == 0.7
+    table = _comparison(at)
+    assert table is not None
+    photo = images.load_sample(DEFAULT_SAMPLE)
+    assert table[tr("det.compare.col.model", "en")] == ["yolo-mini", "mtcnn"]
+    assert table[tr("det.compare.col.score", "en")] == [0.05, 0.7]
+    yolo_boxes = len(_direct("yolo-mini", photo, 0.05, 0.5).boxes)
+    assert yolo_boxes > len(_direct("yolo-mini", photo, 0.7, 0.5).boxes)  # the threshold matters here
+    assert table[tr("det.compare.col.boxes", "en")] == [
+        yolo_boxes,
+        len(_direct("mtcnn", photo, 0.7, 0.5).boxes),
+    ]
+
+
+def test_scene_keeps_its_seed_when_toggled() -> None:
+    at = _page(detector="yolo-mini")
+    at.number_input(key="det_seed").set_value(1_000_003).run()
+    at.toggle(key="det_scene").set_value(False).run()
+    at.toggle(key="det_scene").set_value(True).run()
+    _ok(at)
+    assert at.number_input(key="det_seed").value == 1_000_003
+    _assert_counts(at, _direct("yolo-mini", _scene(1_000_003), 0.3, 0.5))
+
+
+def test_an_upload_wins_over_the_scene_and_the_scene_says_so() -> None:
+    at = _page(detector="yolo-mini")
+    _ok(at)
+    assert at.toggle(key="det_scene").value  # a sample in the sidebar: the scene first
+    buf = io.BytesIO()
+    _scene(1_000_003).save(buf, "PNG")
+    data = buf.getvalue()
+    _widget(at, "segmented_control", "src").set_value("upload").run()
+    at.file_uploader(key="upload").upload("mine.png", data, "image/png").run()
+    _ok(at)
+    assert at.toggle(key="det_scene_own").value is False  # the person's own image is the one detected
+    _assert_counts(at, _direct("yolo-mini", images.load_image(data), 0.3, 0.5))
+    at.toggle(key="det_scene_own").set_value(True).run()
+    _ok(at)
+    assert tr("det.scene_instead", "en", name="mine.png") in [c.value for c in at.caption]
+    _assert_counts(at, _direct("yolo-mini", _scene(1_000_005), 0.3, 0.5))

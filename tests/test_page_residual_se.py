@@ -142,6 +142,36 @@ def test_residual_controls() -> None:
     assert not any(tr("res.depth_chart", "en", depth=56) in spec for spec in specs)
 
 
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_depth_sentence_says_what_the_chart_shows(batch_norm: bool) -> None:
+    """At 56 layers the plain stack's gradient vanishes with default initialisation and explodes with batch
+    normalisation: the sentence under the chart follows the measured numbers, in both languages."""
+    at = _page(RESIDUAL, resnet_model="resnet-mini")
+    if batch_norm:
+        at.checkbox(key="res_bn").check().run()
+    _ok(at)
+    assert "shrinks layer by layer" not in _texts(at)
+    changes = {}
+    for depth in (20, 56):  # the page's default depths
+        plain = depth_profile(depth, False, batch_norm=batch_norm).grad_norms
+        residual = depth_profile(depth, True, batch_norm=batch_norm).grad_norms
+        changes[depth] = plain[0] / plain[-1], residual[0] / residual[-1]
+    # The two cases this test is about: at 56 layers 1.2e3 with BN, 7.7e-24 without.
+    assert all((change > 1) == batch_norm for change, _ in changes.values())
+    key = "res.trend.grows" if batch_norm else "res.trend.shrinks"
+    reason = "res.reason.bn" if batch_norm else "res.reason.default"
+    for lang in ("en", "ko"):
+        if lang == "ko":
+            _widget(at, "segmented_control", "lang").set_value("ko").run()
+            _ok(at)
+        expected = [
+            tr(key, lang, x=c if batch_norm else 1 / c, residual=r) + " " + tr(reason, lang)
+            for c, r in changes.values()
+        ]
+        start = tr(key, lang, x=1.0, residual=1.0)[:12]  # the same opening for both directions
+        assert [m.value for m in at.markdown if m.value.startswith(start)] == expected
+
+
 def test_residual_in_korean() -> None:
     at = _page(RESIDUAL, resnet_model="resnet-mini", lang="ko")
     _ok(at)
@@ -169,6 +199,21 @@ def test_se_page_lists_only_models_with_se_blocks() -> None:
     options = _widget(at, "selectbox", "se_model").options
     assert {"se-resnet-mini", "efficientnet_b0", "mobilenet_v3_large", "regnet_y_400mf"} <= set(options)
     assert "resnet-mini" not in options and "resnet18" not in options
+
+
+def test_se_boosted_and_suppressed_channels_are_disjoint() -> None:
+    at = _page(SE, se_model="se-resnet-mini")
+    at.selectbox(key="se_block").select("layer1.0.se").run()  # 16 channels
+    _ok(at)
+    slider = at.slider(key="se_k")
+    assert slider.max == 8  # half of 16 on each side
+    slider.set_value(slider.max).run()
+    _ok(at)
+    found = (re.findall(r"ch (\d+): ×", c.value) for c in at.caption)
+    shown = [{int(n) for n in numbers} for numbers in found if numbers]
+    assert len(shown) == 2 and len(shown[0]) == len(shown[1]) == 8
+    assert not shown[0] & shown[1]
+    assert shown[0] | shown[1] == set(range(16))
 
 
 def test_se_controls() -> None:

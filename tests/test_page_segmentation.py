@@ -88,7 +88,7 @@ def test_instance_model_and_korean() -> None:
 def test_torchvision_model_needs_weights_or_an_explicit_untrained_choice() -> None:
     at = _page(segmenter="lraspp_mobilenet_v3_large")
     _ok(at)
-    untrained = [c for c in at.checkbox if c.key == "untrained"]
+    untrained = [c for c in at.checkbox if c.key == "untrained_lraspp_mobilenet_v3_large"]
     if not untrained:  # pretrained weights are on this machine
         assert tr("seg.semantic", "en") in [s.value for s in at.subheader]
         return

@@ -134,12 +134,26 @@ def test_feature_maps_missing_weights_offer_untrained(torch_home, no_network) ->
     assert at.error[0].value == tr("weightserr.offline", "en", model="alexnet")
     assert any("alexnet-owt-7be5be79.pth" in c.value for c in at.caption)  # the file, on a line of its own
     assert no_network, "the page should have tried the download"
-    at.checkbox(key="untrained").check().run()
+    at.checkbox(key="untrained_alexnet").check().run()
     _ok(at)
     assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
     # Chosen: the sentence stays, as a note rather than an error.
     assert not at.error and at.info[0].value == tr("weightserr.offline", "en", model="alexnet")
     assert at.selectbox(key="layer").options  # the untrained network's maps are shown
+
+
+def test_untrained_weights_are_asked_for_per_model(torch_home, no_network) -> None:
+    at = _page("pages/4_Feature_maps.py", model="alexnet")
+    at.checkbox(key="untrained_alexnet").check().run()
+    _ok(at)
+    assert any(tr("weights.untrained", "en") in c.value for c in at.caption)
+    # Another model whose weights are missing: the choice made for AlexNet does not answer for it.
+    _widget(at, "selectbox", "model").select("resnet18").run()
+    _ok(at)
+    assert at.error and at.error[0].value == tr("weightserr.offline", "en", model="resnet18")
+    assert not at.checkbox(key="untrained_resnet18").value
+    assert not any(tr("weights.untrained", "en") in c.value for c in at.caption)
+    assert not [s for s in at.selectbox if s.key == "layer"], "no maps until untrained weights are chosen"
 
 
 def test_missing_weights_sentence_in_korean(torch_home, no_network) -> None:
@@ -163,6 +177,17 @@ def test_architectures_controls() -> None:
     assert metrics[tr("arch.one5", "en")] == f"{25 * 100:,}"
     at.slider(key="diagram_n").set_value(3).run()
     _ok(at)
+
+
+def test_architectures_lists_every_call_of_a_reused_module() -> None:
+    at = _page("pages/3_Architectures.py", model="resnet18")
+    _ok(at)
+    table = at.dataframe[0].value
+    names = list(table[tr("arch.col.name", "en")])
+    assert names.index("layer1.0.relu (1)") < names.index("layer1.0.conv2") < names.index("layer1.0.relu (2)")
+    outputs = dict(zip(names, table[tr("arch.col.output", "en")], strict=True))
+    assert outputs["layer1.0.relu (1)"] == outputs["layer1.0.relu (2)"] == "64 × 56 × 56"
+    assert "layer1.0.bn1" in names and "layer1.0.bn1 (1)" not in names  # a single call keeps its plain name
 
 
 def test_image_as_data_controls() -> None:
@@ -256,6 +281,24 @@ def test_convolution_controls_and_impossible_settings() -> None:
     _widget(at, "multiselect", "aug_ops").set_value(["flip"]).run()
     at.slider(key="shift_max").set_value(4).run()
     _ok(at)
+
+
+@pytest.mark.parametrize("path", ["app.py"] + [p.path for p in PAGES])
+def test_extreme_aspect_ratios_on_every_page(path: str) -> None:
+    """A long thin upload, a tall thin one, a single pixel and a tiny one: every page that shows the image
+    goes on without a traceback (st.image once turned 2000×3 at 260 px wide into 0 px)."""
+    at = _app().run()
+    _widget(at, "segmented_control", "src").set_value("upload").run()
+    if path != "app.py":
+        at.switch_page(path).run()
+    if not at.file_uploader:
+        pytest.skip("this page shows no image")
+    for size in [(2000, 3), (3, 2000), (1, 1), (5, 4)]:
+        at.file_uploader(key="upload").upload(f"{size}.png", _png(size=size), "image/png").run()
+        _ok(at)
+        assert not at.exception, size
+    if path == "app.py":
+        assert at.get("image"), "the home page shows the upload"
 
 
 def test_language_switch_keeps_choices() -> None:

@@ -331,6 +331,20 @@ def test_deep_plain_stack_vanishes_and_residual_does_not() -> None:
     assert np.all(np.diff(np.log(plain.grad_norms[:-1])) > 0)
 
 
+def test_first_over_last_says_which_way_the_gradient_went() -> None:
+    plain = depth_profile(20, False, batch_size=1, input_size=16)
+    with_bn = depth_profile(20, False, batch_norm=True, batch_size=1, input_size=16)
+    for profile in (plain, with_bn):
+        g, w = profile.grad_norms, profile.weight_grad_norms
+        assert profile.first_over_last() == pytest.approx(g[0] / g[-1], rel=1e-12)
+        assert profile.first_over_last("weight") == pytest.approx(w[0] / w[-1], rel=1e-12)
+        assert profile.norms("weight") is w and profile.norms("activation") is g
+    assert plain.first_over_last() < 1e-4  # default initialisation: it vanishes
+    assert with_bn.first_over_last() > 1  # batch normalisation at initialisation: it grows
+    with pytest.raises(ValueError, match="measure"):
+        plain.norms("bias")
+
+
 def test_depth_profile_is_seeded_and_leaves_global_rng_alone() -> None:
     state = torch.random.get_rng_state()
     a = depth_profile(20, True, batch_size=1, input_size=16, seed=3)

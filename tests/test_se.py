@@ -219,6 +219,17 @@ def test_weight_matrix_and_channel_ranking() -> None:
     assert block.weights[boosted[0]] == block.weights.max()
     assert block.weights[suppressed[0]] == block.weights.min()
     assert list(block.weights[boosted]) == sorted(block.weights[boosted], reverse=True)
+    # 12 of 16 channels asked for on each side: each side gets at most half, and no channel is in both.
+    first = result.blocks[0]
+    assert len(first.weights) == 16
+    top, bottom = first.boosted(12), first.suppressed(12)
+    assert len(top) == len(bottom) == 8 and not set(top.tolist()) & set(bottom.tolist())
+    order = np.argsort(-first.weights.astype(np.float64), kind="stable")  # numpy's own ranking
+    assert set(top.tolist()) == set(order[:8].tolist()) and set(bottom.tolist()) == set(order[8:].tolist())
+    assert first.weights[bottom[0]] == first.weights.min()
+    tied = dataclasses.replace(first, weights=np.full(16, 0.5, dtype=np.float32))
+    assert not set(tied.boosted(12).tolist()) & set(tied.suppressed(12).tolist())
+    assert len(first.boosted(0)) == 0 and len(first.suppressed(-1)) == 0
     assert result.logits is not None and result.logits.shape == (mini.NUM_CLASSES,)
     with pytest.raises(KeyError, match="layer9"):
         result.block("layer9")

@@ -134,11 +134,13 @@ def test_resnet18_matches_a_real_forward_pass(resnet18: nn.Module) -> None:
     with torch.no_grad():
         outputs = create_feature_extractor(resnet18.eval(), return_nodes=nodes)(x)
     leaves = [n for n, m in resnet18.named_modules() if not list(m.children())]
-    assert sorted(r.name for r in rows) == sorted(leaves)
+    assert sorted({r.name for r in rows}) == sorted(leaves)
     for row in rows:
         calls = [n for n in nodes if re.fullmatch(re.escape(row.name) + r"(_\d+)?", n)]
         assert row.calls == len(calls), row.name
-        assert row.output_shape == tuple(outputs[calls[-1]].shape), row.name
+        # FX names a module's second call "relu_1": this row is that call's node.
+        node = row.name if row.call == 1 else f"{row.name}_{row.call - 1}"
+        assert row.output_shape == tuple(outputs[node].shape), row.label
     totals = summary_totals(rows)
     assert totals.params == sum(p.numel() for p in resnet18.parameters())
     # torch's own FLOP counter counts 2 FLOPs per multiply-accumulate of convolutions and matrix products.
@@ -152,7 +154,51 @@ def test_resnet18_matches_a_real_forward_pass(resnet18: nn.Module) -> None:
     assert by_name["layer4.0.downsample.0"].jump == (32, 32)
     assert by_name["conv1"].activation == "relu" and by_name["relu"].activation == "relu"
     assert by_name["layer1.0.relu"].calls == 2
+    assert [r.label for r in rows if r.name == "layer1.0.relu"] == ["layer1.0.relu (1)", "layer1.0.relu (2)"]
+    assert totals.modules == len(leaves) and totals.layers == len(rows) > len(leaves)
     assert by_name["fc"].jump is None
+
+
+def test_every_call_of_a_reused_module_is_its_own_row() -> None:
+    """resnet50's blocks call one `relu` three times: each call is a row with its own shape and field,
+    checked against a forward hook that records every call."""
+    torch.manual_seed(0)
+    model = torchvision.models.resnet50().eval()
+    leaves = {n: m for n, m in model.named_modules() if not list(m.children())}
+    recorded: list[tuple[str, tuple[int, ...]]] = []
+    handles = [
+        module.register_forward_hook(lambda m, i, o, name=name: recorded.append((name, tuple(o.shape))))
+        for name, module in leaves.items()
+    ]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, 224, 224))
+    finally:
+        for handle in handles:
+            handle.remove()
+    rows = summary(model, (1, 3, 224, 224))
+    assert [(r.name, r.output_shape) for r in rows] == recorded
+    relu = [r for r in rows if r.name == "layer1.0.relu"]
+    assert [(r.call, r.calls) for r in relu] == [(1, 3), (2, 3), (3, 3)]
+    assert [r.label for r in relu] == ["layer1.0.relu (1)", "layer1.0.relu (2)", "layer1.0.relu (3)"]
+    # First call: after bn1 of the block, 64 channels. By hand: conv1 7×7/2 sees 7 pixels with jump 2, the
+    # 3×3/2 max pool 7 + 2·2 = 11 (jump 4), and the block's 1×1 conv1 keeps 11. conv2 (3×3) adds 2·4 -> 19.
+    assert [(shape_text(r.output_shape), r.receptive_field) for r in relu] == [
+        ("56×56×64", (11, 11)),
+        ("56×56×64", (19, 19)),
+        ("56×56×256", (19, 19)),
+    ]
+    names = [r.name for r in rows]
+    assert names.index("layer1.0.bn1") < rows.index(relu[0]) < names.index("layer1.0.conv2")
+    # Parameters: on a module's first call only, so the totals are the model's count.
+    totals = summary_totals(rows)
+    assert totals.params == sum(p.numel() for p in model.parameters())
+    assert totals.modules == len(leaves) and totals.layers == len(recorded)
+    reused = [r for r in rows if r.call > 1]
+    assert reused and all(r.params == 0 for r in reused)
+    with FlopCounterMode(display=False) as flops, torch.no_grad():
+        model(torch.zeros(1, 3, 224, 224))
+    assert 2 * totals.macs == flops.get_total_flops()
 
 
 def test_summary_leaves_the_model_as_it_was(resnet18: nn.Module) -> None:

@@ -39,6 +39,7 @@ chain of blocks.
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -62,6 +63,7 @@ from cnnviz.locks import model_lock
 from cnnviz.tensors import on_model_device
 
 __all__ = [
+    "DEPTH_MEASURES",
     "OBJECTIVES",
     "STACK_DEPTHS",
     "BlockGradients",
@@ -75,6 +77,8 @@ __all__ = [
     "residual_gradients",
 ]
 
+DEPTH_MEASURES: tuple[str, ...] = ("activation", "weight")
+"""What a depth profile's chart shows: ‖∂L/∂(output of layer ℓ)‖ or ‖∂L/∂W_ℓ‖."""
 Objective = Literal["loss", "score"]
 OBJECTIVES: tuple[str, ...] = ("loss", "score")
 """What L is: "loss" = cross-entropy of the target class, −log softmax(logits)[target], the quantity training
@@ -602,6 +606,29 @@ class DepthProfile:
     grad_norms: np.ndarray
     weight_grad_norms: np.ndarray
     loss: float
+
+    def norms(self, measure: str = "activation") -> np.ndarray:
+        """`grad_norms` for measure "activation", `weight_grad_norms` for "weight" (`DEPTH_MEASURES`).
+
+        Raises:
+            ValueError: another measure.
+        """
+        if measure == "activation":
+            return self.grad_norms
+        if measure == "weight":
+            return self.weight_grad_norms
+        raise ValueError(f"measure must be one of {DEPTH_MEASURES}, got {measure!r}")
+
+    def first_over_last(self, measure: str = "activation") -> float:
+        """How the gradient changed on its way back: its norm at the first layer divided by its norm at the
+        last (the FC, where backpropagation starts). Below 1 it shrank (vanishing gradients), above 1 it grew
+        (exploding gradients); inf when the last layer's norm is 0 and the first's is not.
+        """
+        values = self.norms(measure)
+        first, last = float(values[0]), float(values[-1])
+        if last == 0.0:
+            return 1.0 if first == 0.0 else math.inf
+        return first / last
 
 
 def depth_profile(

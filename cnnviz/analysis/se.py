@@ -108,12 +108,17 @@ class SEActivation:
         return np.argsort(-self.weights, kind="stable")
 
     def boosted(self, k: int) -> np.ndarray:
-        """The `k` channels with the highest weights, highest first."""
-        return self.ranked()[: max(0, k)]
+        """The `k` channels with the highest weights, highest first; at most half the channels, so that no
+        channel is both boosted and suppressed (see `suppressed`)."""
+        return self.ranked()[: self._half(k)]
 
     def suppressed(self, k: int) -> np.ndarray:
-        """The `k` channels with the lowest weights, lowest first."""
-        return np.argsort(self.weights, kind="stable")[: max(0, k)]
+        """The `k` channels with the lowest weights, lowest first; at most half the channels, taken from the
+        other end of `ranked()`, so they never overlap `boosted(k)`, not even when weights tie."""
+        return self.ranked()[::-1][: self._half(k)]
+
+    def _half(self, k: int) -> int:
+        return max(0, min(int(k), len(self.weights) // 2))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,34 +1,35 @@
 """The per-layer table of an architecture, like the lecture's LeNet-5 table.
 
 `summary(model, (1, 1, 32, 32))` runs the model once on zeros (eval mode, no grad, through `cnnviz.hooks`)
-and returns one `LayerRow` per leaf module (plus any container that owns parameters itself, so that the
-parameter column adds up to `sum(p.numel() for p in model.parameters())`).
+and returns one `LayerRow` per call of every leaf module (plus any container that owns parameters itself, so
+that the parameter column adds up to `sum(p.numel() for p in model.parameters())`), in execution order. A
+module called several times (torchvision's `Bottleneck.relu` runs three times per block) has one row per call,
+each with that call's numbers, like torchinfo; `call` and `calls` tell them apart, and `label` writes the
+second call of `layer1.0.relu` as "layer1.0.relu (2)".
 
 Columns and how they are computed:
 
-- `output_shape`: the real output of the module's last call, batch dimension included, e.g. (1, 6, 28, 28);
+- `output_shape`: the real output of this call, batch dimension included, e.g. (1, 6, 28, 28);
   `shape_text()` writes it the lecture's way, "28×28×6".
-- `params`: parameters the module owns directly (a parameter shared by several modules counts once, at the
-  first module in execution order).
-- `macs`: multiply-accumulates for one sample (the batch dimension divided out), summed over the module's
-  calls. Conv: output elements × (C_in / groups) × kernel area. Transposed conv: input elements ×
-  (C_out / groups) × kernel area. Linear: output elements × in_features. Bias additions, normalisation,
-  pooling and activations count 0.
+- `params`: parameters the module owns directly, on the row of its first call only (later calls of the same
+  module show 0, so the column adds up to the model's parameter count; a parameter shared by several modules
+  counts once, at the first module in execution order).
+- `macs`: multiply-accumulates of this call for one sample (the batch dimension divided out). Conv: output
+  elements × (C_in / groups) × kernel area. Transposed conv: input elements × (C_out / groups) × kernel area.
+  Linear: output elements × in_features. Bias additions, normalisation, pooling and activations count 0.
 - `receptive_field` and `jump` (per spatial dimension, in input pixels): the standard recurrence
   r_out = r_in + (k − 1)·d·j_in, j_out = j_in·s for convolutions and pooling; element-wise layers keep both.
-  Each module continues the state of the recorded module whose output tensor it consumes (the same tensor
+  Each call continues the state of the recorded call whose output tensor it consumes (the same tensor
   object, so ResNet's in-place `out += identity` continues the main branch, and a downsample branch continues
   the block's input). When the input came from something that is not a module (`torch.flatten`, an
-  out-of-place `x + y`, the model's input read a second time), the state of the most recently executed module
+  out-of-place `x + y`, the model's input read a second time), the state of the most recently executed call
   is used: along execution order, an approximation for branching networks (the true receptive field of a sum
   is the larger of its branches'). Once the spatial layout is gone (flatten, Linear on (N, F)), a unit sees
   the whole input: `receptive_field` is the input size (or the previous field, where padded windows already
   reached further) and `jump` is None. Adaptive pooling uses its effective window, exact when the sizes
   divide; transposed convolution and upsampling divide the jump, which may become a fraction.
 - `activation`: for Conv/Linear rows, the activation module executed next (skipping normalisation and
-  dropout), e.g. "tanh"; for activation rows, the activation itself; otherwise None. A module called several
-  times (torchvision's `BasicBlock.relu`) has one row, placed at its first call, showing its last call's shape
-  and receptive field; `calls` says how many times it ran.
+  dropout), e.g. "tanh"; for activation rows, the activation itself; otherwise None.
 """
 
 from __future__ import annotations
@@ -93,25 +94,27 @@ _ADAPTIVE = (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._Adaptive
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One row of the architecture table.
+    """One row of the architecture table: one call of one module.
 
     Attributes:
-        name: Module name from `model.named_modules()` ("" for the model itself).
+        name: Module name from `model.named_modules()` ("" for the model itself); the same on every row of a
+            module that ran several times (see `call` and `label`).
         kind: Class name, e.g. "Conv2d", "AvgPool2d", "Tanh".
         kernel_size: Per spatial dimension, None for layers without a window.
         stride: Per spatial dimension, None for layers without a window.
         padding: Per spatial dimension, or "same"/"valid" as given to the conv; None without a window.
         dilation: Per spatial dimension, None for layers without a window.
-        output_shape: Output of the last call, batch included, e.g. (1, 6, 28, 28); None if it never ran.
+        output_shape: Output of this call, batch included, e.g. (1, 6, 28, 28); None if it never ran.
         activation: Activation that follows a Conv/Linear row (e.g. "tanh"), or the row's own for activation
             rows; None otherwise.
-        params: Number of parameters the module owns directly.
-        macs: Multiply-accumulates for one sample, summed over calls.
+        params: Number of parameters the module owns directly, on its first call's row; 0 on later calls.
+        macs: Multiply-accumulates of this call for one sample.
         receptive_field: Input pixels one output unit sees, per spatial dimension; None if it never ran or the
             input has no spatial dimensions.
         jump: Distance in input pixels between neighbouring output units, per spatial dimension; None once the
             spatial layout is gone.
-        calls: How many times the module ran in the forward pass.
+        calls: How many times the module ran in the forward pass (0 if it never ran).
+        call: Which call this row is: 1 for the first, 2 for the second, ...; 0 if the module never ran.
     """
 
     name: str
@@ -127,6 +130,12 @@ class LayerRow:
     receptive_field: tuple[Number, ...] | None
     jump: tuple[Number, ...] | None
     calls: int = 1
+    call: int = 1
+
+    @property
+    def label(self) -> str:
+        """The name, with the call's number when the module ran more than once: "layer1.0.relu (2)"."""
+        return f"{self.name} ({self.call})" if self.calls > 1 else self.name
 
 
 @dataclass(frozen=True)
@@ -136,12 +145,14 @@ class Totals:
     Attributes:
         params: Sum of the params column (equals the model's parameter count).
         macs: Sum of the macs column, per sample.
-        layers: Number of rows.
+        layers: Number of rows (one per call).
+        modules: Number of distinct modules among the rows.
     """
 
     params: int
     macs: int
     layers: int
+    modules: int
 
 
 def summary(model: nn.Module, input_shape: Sequence[int]) -> list[LayerRow]:
@@ -154,7 +165,8 @@ def summary(model: nn.Module, input_shape: Sequence[int]) -> list[LayerRow]:
             or (N, F) works, but a 3-tuple is always read as (C, H, W).
 
     Returns:
-        Rows in execution order (first call); modules that never ran come last, with `output_shape` None.
+        One row per call, in execution order; modules that never ran come last, one row each, with
+        `output_shape` None and `calls` 0.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -179,28 +191,25 @@ def summary(model: nn.Module, input_shape: Sequence[int]) -> list[LayerRow]:
     order = cap.order
 
     states = _receptive_fields(order, modules, spatial)
-    last_call: dict[str, int] = {}
-    first_call: dict[str, int] = {}
-    macs: dict[str, int] = {}
-    for position, executed in enumerate(order):
-        first_call.setdefault(executed.name, position)
-        last_call[executed.name] = position
-        macs[executed.name] = macs.get(executed.name, 0) + _macs(modules[executed.name], executed)
-
-    ranked = sorted(wanted, key=lambda n: first_call.get(n, len(order)))
+    counts: dict[str, int] = {}
+    for executed in order:
+        counts[executed.name] = counts.get(executed.name, 0) + 1
+    # Execution order; the modules that never ran afterwards (position None).
+    positions: list[tuple[str, int | None]] = [(c.name, p) for p, c in enumerate(order)]
+    positions += [(name, None) for name in wanted if name not in counts]
     owned: set[int] = set()
     rows = []
-    for name in ranked:
+    for name, position in positions:
         module = modules[name]
+        call = order[position] if position is not None else None
         params = 0
-        for p in module.parameters(recurse=False):
-            if id(p) not in owned:
-                owned.add(id(p))
-                params += p.numel()
+        if call is None or call.nth == 0:
+            for p in module.parameters(recurse=False):
+                if id(p) not in owned:
+                    owned.add(id(p))
+                    params += p.numel()
         kernel, stride, padding, dilation = _window(module, len(spatial))
-        last = last_call.get(name)
-        call = order[last] if last is not None else None
-        rf, jump = states[last] if last is not None else (None, None)
+        rf, jump = states[position] if position is not None else (None, None)
         rows.append(
             LayerRow(
                 name=name,
@@ -210,12 +219,13 @@ def summary(model: nn.Module, input_shape: Sequence[int]) -> list[LayerRow]:
                 padding=padding,
                 dilation=dilation,
                 output_shape=call.output_shape if call is not None else None,
-                activation=_activation(module, last, order, modules),
+                activation=_activation(module, position, order, modules),
                 params=params,
-                macs=macs.get(name, 0),
+                macs=_macs(module, call) if call is not None else 0,
                 receptive_field=rf,
                 jump=jump,
-                calls=call.nth + 1 if call is not None else 0,
+                calls=counts.get(name, 0),
+                call=call.nth + 1 if call is not None else 0,
             )
         )
     return rows
@@ -227,7 +237,12 @@ def summary_totals(rows: Sequence[LayerRow]) -> Totals:
     Args:
         rows: The output of `summary()`.
     """
-    return Totals(params=sum(r.params for r in rows), macs=sum(r.macs for r in rows), layers=len(rows))
+    return Totals(
+        params=sum(r.params for r in rows),
+        macs=sum(r.macs for r in rows),
+        layers=len(rows),
+        modules=len({r.name for r in rows}),
+    )
 
 
 def shape_text(shape: Sequence[int] | None) -> str:

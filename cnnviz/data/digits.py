@@ -121,9 +121,16 @@ def digit_grid(image: Image.Image) -> np.ndarray:
     """An image of one digit as the data set would have recorded it.
 
     Steps: grayscale; make the ink bright (the data set counts ink, so dark ink on light paper is
-    inverted, judged by the border); subtract the background; crop to the ink and centre it in a square, so
-    the digit fills the height like the data set's size-normalised digits; average into 8×8 blocks; stretch
-    so the inkiest block is 16; quantise to the data set's 17 levels.
+    inverted, judged by the border); subtract the background; crop to the ink and centre it in a square,
+    aspect ratio kept, so the digit fills the height like the data set's size-normalised digits; average
+    into 8×8 blocks; stretch so the inkiest block is 16; quantise to the data set's 17 levels.
+
+    Why this framing, measured on the data set (tests/test_models.py): its digits fill all 8 rows, with no
+    margin above or below, and their horizontal centre of mass and bounding-box centre agree (3.57 and 3.59
+    of 0..7); the held-out digits, drawn as bitmaps and framed here, are read as well as the grids
+    themselves (98.9% against 99.2%), where a margin of 1/16 drops that to 90%. What does matter for a
+    drawing: the data set's 7s have a bar through the middle, so a 7 drawn without one is mostly read as 3
+    (the drawing help says so).
 
     Args:
         image: any PIL image; colour is ignored.

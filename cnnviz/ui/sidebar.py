@@ -372,7 +372,8 @@ def require_model(name: str | None) -> models.LoadedModel | None:
             bar.empty()
     except models.WeightsMissingError as err:
         said = st.container()  # the sentence goes above the checkbox that answers it
-        untrained = st.checkbox(t("side.untrained"), key="untrained", help=t("side.untrained_help"))
+        # Keyed per model: ticking it for one model must not silently answer for the next one.
+        untrained = st.checkbox(t("side.untrained"), key=f"untrained_{name}", help=t("side.untrained_help"))
         with said:
             show_error(err, answered=untrained)
         if untrained:

@@ -44,8 +44,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "아직 업로드한 이미지가 없어 샘플을 보여줍니다.",
     ),
     "side.draw_help": (
-        "Draw a digit with the mouse (white on black, like the training digits).",
-        "마우스로 숫자를 그려 보세요 (학습 데이터처럼 검은 바탕에 흰 글씨).",
+        "Draw a digit with the mouse (white on black, like the training digits). Cross your 7 with a bar, "
+        "as the training digits do: LeNet-5 has hardly seen a 7 without one and often reads it as 3.",
+        "마우스로 숫자를 그려 보세요 (학습 데이터처럼 검은 바탕에 흰 글씨). 7은 학습 데이터처럼 가운데에 가로줄을 "
+        "그어 쓰세요: LeNet-5는 가로줄 없는 7을 거의 본 적이 없어 3으로 읽는 일이 많습니다.",
     ),
     "side.model": ("Model", "모델"),
     "side.task": ("Task", "과제"),
@@ -291,8 +293,12 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "arch.table": ("Layer by layer: {name}", "층별 구조: {name}"),
     "arch.table_help": (
-        "Like the lecture's LeNet-5 table: filter size, stride, feature-map size and activation of each layer.",
-        "강의의 LeNet-5 표처럼 각 층의 필터 크기, 스트라이드, 특징 맵 크기, 활성화 함수를 보여줍니다.",
+        "Like the lecture's LeNet-5 table: filter size, stride, feature-map size and activation of each layer. "
+        'A layer used several times (ResNet\'s relu) has a row per use, numbered "(2)", "(3)"; its '
+        "parameters are counted on the first.",
+        "강의의 LeNet-5 표처럼 각 층의 필터 크기, 스트라이드, 특징 맵 크기, 활성화 함수를 보여줍니다. "
+        '여러 번 쓰이는 층(ResNet의 relu)은 쓰일 때마다 "(2)", "(3)"처럼 번호가 붙은 행이 있고, '
+        "파라미터는 첫 행에서만 셉니다.",
     ),
     "arch.col.name": ("layer", "층"),
     "arch.col.kind": ("type", "종류"),

@@ -69,6 +69,12 @@ TEXT: dict[str, tuple[str, str]] = {
         "장면 시드 (학습에 쓰지 않은 평가용 장면은 1000000부터)",
     ),
     "det.scene_caption": ("Shapes scene {seed}: {objects}", "도형 장면 {seed}: {objects}"),
+    "det.scene_instead": (
+        "The boxes below are found in this shapes scene, not in your image “{name}”: turn the scene off to "
+        "detect in it.",
+        "아래 박스는 올린 이미지 “{name}”가 아니라 이 도형 장면에서 찾은 것입니다. "
+        "올린 이미지에서 찾으려면 도형 장면을 끄세요.",
+    ),
     "det.running": (
         "Running {name} once and keeping every candidate box…",
         "{name} 모델을 한 번 실행해 모든 후보 박스를 저장하는 중…",
@@ -191,10 +197,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "det.compare.intro": (
         "The lecture's trade-off: a 1-stage detector is fast but relatively less accurate, a 2-stage "
         "detector "
-        "relatively slow but more accurate. Pick one of each and run both on the same image.",
+        "relatively slow but more accurate. Pick one of each and run both on the same image; each keeps its "
+        "own score threshold (the one last set for it above, or its kind's default).",
         "강의의 비교: 1-stage detector는 빠르지만 상대적으로 정확도가 떨어지고, 2-stage detector는 "
         "상대적으로 "
-        "느리지만 정확도가 높습니다. 하나씩 골라 같은 이미지에서 실행해 보세요.",
+        "느리지만 정확도가 높습니다. 하나씩 골라 같은 이미지에서 실행해 보세요. "
+        "각 모델은 자신의 점수 임계값(위에서 마지막으로 정한 값, 또는 종류별 기본값)을 씁니다.",
     ),
     "det.compare.one": ("1-stage detector", "1-stage detector"),
     "det.compare.two": ("2-stage detector (or cascade)", "2-stage detector (또는 cascade)"),
@@ -209,6 +217,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "det.compare.col.weights": ("weights", "가중치"),
     "det.compare.col.time": ("time (ms)", "시간 (ms)"),
     "det.compare.col.boxes": ("boxes", "박스 수"),
+    "det.compare.col.score": ("score threshold", "점수 임계값"),
     "det.compare.col.map": ("published mAP", "공개된 mAP"),
     "det.compare.map_note": (
         "Published mAP: COCO val2017 box mAP@[.5:.95] for torchvision's weights, held-out shapes mAP@0.5 for "

@@ -110,25 +110,28 @@ TEXT: dict[str, tuple[str, str]] = {
     "res.depth_intro": (
         "The same untrained CIFAR-style network (16/32/64 channels, 3×3 convolutions), once without skips (the "
         "plain way) and once with them (ResNet), on the same seeded random images and labels. The chart shows "
-        "the gradient that backpropagation hands to each layer, from the first layer (left) to the FC (right). "
-        "In the deep plain network it shrinks layer by layer on its way back: the first layers hardly learn "
-        "(vanishing gradients). With skips the “+1” carries it back almost undiminished.",
+        "the gradient that backpropagation hands to each layer, from the first layer (left) to the FC (right), "
+        "where it starts. Without skips it changes by a factor at every layer on its way back, so over many "
+        "layers it vanishes or explodes; the skips' “+1” keeps it near its size. The sentence under each chart "
+        "says which way it went there.",
         "학습되지 않은 같은 CIFAR 형태의 네트워크 (16/32/64 채널, 3×3 합성곱)를 skip 없이 (기존 방식, plain) 한 "
         "번, skip과 함께 (ResNet) 한 번, 같은 시드의 무작위 이미지와 레이블로 비교합니다. 그래프는 역전파가 각 "
-        "층에 전달하는 기울기를 첫 층(왼쪽)부터 FC(오른쪽)까지 보여줍니다. 깊은 plain 네트워크에서는 기울기가 "
-        "거꾸로 전달되며 층마다 줄어들어 앞쪽 층은 거의 학습되지 않습니다 (기울기 소실). skip이 있으면 “+1”이 "
-        "기울기를 거의 그대로 전달합니다.",
+        "층에 전달하는 기울기를 첫 층(왼쪽)부터 역전파가 시작되는 FC(오른쪽)까지 보여줍니다. skip이 없으면 "
+        "기울기가 거꾸로 전달되며 층마다 일정 배율로 변해서, 층이 많으면 사라지거나(기울기 소실) 폭발합니다(기울기 "
+        "폭발). skip의 “+1”은 기울기를 거의 그 크기 그대로 전달합니다. 각 그래프 아래 문장이 거기서 어느 쪽이었는지 "
+        "알려 줍니다.",
     ),
     "res.depths": ("Depths (number of layers)", "깊이 (층 수)"),
     "res.bn": ("with batch normalisation", "배치 정규화 사용"),
     "res.bn_help": (
         "Without batch normalisation (default) the layers keep PyTorch's default initialisation: the set-up in "
         "which a deep plain network's gradient vanishes. With it (and Kaiming initialisation) the plain "
-        "network's gradient no longer vanishes: it is its training that still gets harder with depth "
-        "(the ResNet paper's degradation problem).",
+        "network's gradient no longer vanishes; in a deep plain network it grows instead (explodes), and its "
+        "training still gets harder with depth (the ResNet paper's degradation problem).",
         "배치 정규화가 없으면 (기본) 각 층은 PyTorch 기본 초기화를 씁니다: 깊은 plain 네트워크의 기울기가 "
-        "사라지는 설정입니다. 배치 정규화(와 Kaiming 초기화)를 쓰면 plain 네트워크의 기울기는 사라지지 않지만, "
-        "층이 깊어질수록 최적화가 힘들어지는 문제(ResNet 논문의 degradation)는 남습니다.",
+        "사라지는 설정입니다. 배치 정규화(와 Kaiming 초기화)를 쓰면 plain 네트워크의 기울기는 사라지지 않고, 깊은 "
+        "plain 네트워크에서는 오히려 커집니다(기울기 폭발). 층이 깊어질수록 최적화가 힘들어지는 문제(ResNet 논문의 "
+        "degradation)는 남습니다.",
     ),
     "res.measure": ("Gradient shown", "보여줄 기울기"),
     "res.measure.activation": (
@@ -147,6 +150,31 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "res.ratio_smaller": ("{x:.2g}× smaller without skips", "skip이 없으면 {x:.2g}배 작음"),
     "res.ratio_larger": ("{x:.2g}× larger without skips", "skip이 없으면 {x:.2g}배 큼"),
+    "res.trend.shrinks": (
+        "Without skips the gradient shrinks {x:.3g}× on its way back from the FC to the first layer. "
+        "With skips it ends at {residual:.3g}× its size at the FC.",
+        "skip이 없으면 기울기는 FC에서 첫 층으로 거꾸로 전달되며 {x:.3g}배 작아집니다. skip이 있으면 "
+        "FC에서의 크기의 {residual:.3g}배가 됩니다.",
+    ),
+    "res.trend.grows": (
+        "Without skips the gradient grows {x:.3g}× on its way back from the FC to the first layer. "
+        "With skips it ends at {residual:.3g}× its size at the FC.",
+        "skip이 없으면 기울기는 FC에서 첫 층으로 거꾸로 전달되며 {x:.3g}배 커집니다. skip이 있으면 "
+        "FC에서의 크기의 {residual:.3g}배가 됩니다.",
+    ),
+    "res.reason.default": (
+        "With PyTorch's default initialisation each layer passes back a little less than it received, so the "
+        "first layers hardly learn (vanishing gradients).",
+        "PyTorch 기본 초기화에서는 각 층이 받은 기울기보다 조금 작은 기울기를 앞으로 넘기므로, 앞쪽 층은 거의 "
+        "학습되지 않습니다 (기울기 소실).",
+    ),
+    "res.reason.bn": (
+        "Batch normalisation at initialisation (with batch statistics) makes each layer of a plain network pass "
+        "back a little more than it received; over many layers that adds up (exploding gradients), and the "
+        "first layers would take huge steps.",
+        "초기화 시점의 배치 정규화(배치 통계 사용)는 plain 네트워크의 각 층이 받은 기울기보다 조금 큰 기울기를 "
+        "앞으로 넘기게 합니다. 층이 많으면 이것이 쌓여 (기울기 폭발) 앞쪽 층이 지나치게 큰 걸음으로 학습됩니다.",
+    ),
     "res.depth_none": ("Pick at least one depth.", "깊이를 하나 이상 고르세요."),
     "res.depth_running": ("Building and backpropagating the stacks…", "네트워크를 만들고 역전파하는 중…"),
     # --- SE attention ---------------------------------------------------------------------------------
