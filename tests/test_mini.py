@@ -13,6 +13,7 @@ from torchvision.models.feature_extraction import get_graph_node_names
 from cnnviz.data import shapes
 from cnnviz.models import mini
 from cnnviz.models.registry import get_spec, load
+from cnnviz.ui.text import TEXT
 from cnnviz.weights import bundled_path, read_card
 
 
@@ -185,7 +186,7 @@ def test_registry_entries_load_the_bundled_weights() -> None:
     for name in mini.MINI_NAMES:
         spec = get_spec(name)
         assert spec.task == "classification" and spec.source == "bundled" and spec.input_size == (64, 64)
-        assert spec.categories == shapes.CLASSES and spec.note and spec.note_ko
+        assert spec.categories == shapes.CLASSES and all(TEXT[f"model.note.{name}"])
         loaded = load(name)
         assert loaded.weights == "bundled" and not loaded.model.training
         x = loaded.preprocess(pil)

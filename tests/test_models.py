@@ -32,7 +32,7 @@ from cnnviz.models import (
 )
 from cnnviz.models.lenet import LENET5, LeNet5
 from cnnviz.train import TRAINERS, train
-from cnnviz.ui.text import tr
+from cnnviz.ui.text import TEXT, tr
 from cnnviz.weights import read_card, sha256_file
 
 REQUIRED = {
@@ -78,8 +78,8 @@ def test_registry_holds_the_lecture_zoo() -> None:
     assert ALL_NAMES[0] == "lenet5"  # the history starts with the offline models: LeNet-5, the minis, ...
     assert ALL_NAMES.index("mobilenet_v2") < ALL_NAMES.index("alexnet")  # ... then real ImageNet weights
     for spec in list_specs():
-        assert spec.note and "\n" not in spec.note
-        assert spec.note_ko and "\n" not in spec.note_ko
+        note = TEXT[f"model.note.{spec.name}"]  # every model's note lives in the EN/KO table
+        assert all(text.strip() and "\n" not in text for text in note), spec.name
         assert spec.source in ("bundled", "weight pack", "torchvision")
         assert len(spec.mean) in (1, spec.in_channels) and len(spec.std) in (1, spec.in_channels)
     for name in REQUIRED - {"lenet5"}:
@@ -96,6 +96,11 @@ def test_registry_holds_the_lecture_zoo() -> None:
     }
     assert "lenet5" not in {s.name for s in list_specs(tag="residual")}
     assert all(s.task == "classification" for s in list_specs("classification"))
+
+
+def test_every_model_note_names_a_registered_model() -> None:
+    notes = {key.removeprefix("model.note.") for key in TEXT if key.startswith("model.note.")}
+    assert notes == set(ALL_NAMES), sorted(notes ^ set(ALL_NAMES))
 
 
 def test_registry_errors_name_the_bad_argument() -> None:

@@ -92,3 +92,74 @@ def test_conv_errors_name_the_array_in_korean() -> None:
         set_language("en")
     assert sentence == tr(f"converr.{caught.value.key}", "ko", **{**caught.value.params, "name": "필터"})
     assert "kernel" not in sentence
+
+
+# The lecture's word for an idea a model's note names in English (any one of them, case aside) ...
+_LECTURE_TERMS = {
+    r"\bfilters?\b": ("필터",),
+    r"\bstride\b": ("stride",),
+    r"\bpadding\b": ("padding",),
+    r"\bmax pooling\b": ("max pooling",),
+    r"\baverage pooling\b": ("average pooling",),
+    r"\bglobal average pooling\b": ("gap",),
+    r"\bfeature maps?\b": ("feature map", "특징 맵"),
+    r"\bFC\b": ("fc",),
+    r"\bdropout\b": ("drop out",),
+    r"\bdata augmentation\b": ("data augmentation",),
+    r"\bresidual\b": ("residual",),
+    r"\bvanishing\b": ("기울기 소실",),
+    r"\bSE block\b": ("se block",),
+    r"\bsigmoid\b": ("sigmoid",),
+    r"\bhandwritten\b": ("손글씨",),
+    r"\b[12]-stage\b": ("stage",),
+    r"\bgrid\b": ("그리드",),
+    r"\bconfidence\b": ("confidence",),
+    r"\bRoI\b": ("roi",),
+    r"\bboxe?s?\b": ("bbox", "박스"),
+    r"\bgenerator\b": ("generator",),
+    r"\bdiscriminator\b": ("discriminator",),
+    r"\bmasks?\b": ("mask",),
+}
+# ... and words the lecture never uses for them.
+_NOT_LECTURE = (
+    "컨볼루션",
+    "콘볼루션",
+    "보폭",
+    "커널",
+    "드롭아웃",
+    "경사 소실",
+    "그래디언트",
+    "생성기",
+    "판별기",
+    "격자",
+)
+
+
+def test_model_notes_use_the_lectures_korean_terms() -> None:
+    notes = {key: text for key, text in TEXT.items() if key.startswith("model.note.")}
+    assert len(notes) >= 20
+    for key, (en, ko) in notes.items():
+        assert _HANGUL.search(ko), key
+        for pattern, words in _LECTURE_TERMS.items():
+            if re.search(pattern, en, re.IGNORECASE):
+                assert any(word in ko.lower() for word in words), (key, pattern)
+        assert not [word for word in _NOT_LECTURE if word in ko], key
+
+
+def test_model_note_reads_the_table_in_the_chosen_language() -> None:
+    from torch import nn
+
+    from cnnviz import models
+    from cnnviz.ui.sidebar import model_note
+    from cnnviz.ui.text import set_language
+
+    lenet = models.get_spec("lenet5")
+    assert model_note(lenet) == TEXT["model.note.lenet5"][0]
+    set_language("ko")
+    try:
+        assert model_note(lenet) == TEXT["model.note.lenet5"][1]
+    finally:
+        set_language("en")
+    # A user's model has no note, even under a zoo model's name.
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+    assert model_note(models.from_module(net, name="lenet5", input_size=8).spec) == ""

@@ -190,14 +190,6 @@ DCGAN_SPEC = register(
         in_channels=1,
         input_size=(IMAGE_SIZE, IMAGE_SIZE),
         source="bundled",
-        note=(
-            "DCGAN (2015) on handwritten digits: a generator of transposed convolutions and a discriminator "
-            "of convolutions learn against each other until the fakes look real."
-        ),
-        note_ko=(
-            "DCGAN (2015), 손글씨 숫자: Generator(생성자)와 Discriminator(판별자)가 서로 적대적으로 "
-            "학습하며 진짜 같은 가짜 이미지를 생성."
-        ),
         build=DCGAN,
         transform=GanDigitTransform(),
         categories=(),

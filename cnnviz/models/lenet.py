@@ -91,14 +91,6 @@ LENET5 = register(
         in_channels=1,
         input_size=(32, 32),
         source="bundled",
-        note=(
-            "LeNet-5 (1998), the dawn of CNNs: convolution and average pooling alternate, then FC layers "
-            "classify handwritten digits; tanh activations."
-        ),
-        note_ko=(
-            "LeNet-5 (1998), CNN의 태동 같은 모델: Convolution Layer와 Average Pooling Layer를 "
-            "교차하여 통과시킨 후 FC Layer로 손글씨를 분류; 활성화 함수 tanh."
-        ),
         build=LeNet5,
         transform=DigitTransform(),
         categories=CLASSES,

@@ -515,57 +515,13 @@ class ShapesTransform:
         return shapes.normalize(pixels.view(self.size[0], self.size[1], 3).permute(2, 0, 1))
 
 
-_NOTES: dict[str, tuple[str, str, str, int, tuple[str, ...]]] = {
-    # name: (family, note, note_ko, year, tags)
-    "alexnet-mini": (
-        "AlexNet",
-        "AlexNet (won ILSVRC 2012 by a wide margin) in miniature: ReLU instead of tanh, max pooling instead "
-        "of average pooling, dropout, and data augmentation; trained on synthetic shapes.",
-        "AlexNet(2012 ILSVRC에서 큰 격차로 우승)의 축소판: tanh 대신 ReLU, Average Pooling 대신 Max Pooling, "
-        "Drop Out과 Data Augmentation 사용; 합성 도형 데이터로 학습.",
-        2012,
-        ("relu", "max pooling", "dropout", "augmentation"),
-    ),
-    "vgg-mini": (
-        "VGG",
-        "VGGNet (ILSVRC 2014 runner-up) in miniature: only 3×3 filters with stride 1 and padding 1 from "
-        "start to end, and only max pooling; two stacked 3×3 convolutions see a 5×5 area with fewer "
-        "parameters and one more non-linearity.",
-        "VGGNet(2014 ILSVRC 준우승)의 축소판: 처음부터 끝까지 stride = 1, padding = 1인 (3,3) 필터만, "
-        "Pooling은 Max Pooling만 사용; 3×3 두 번은 5×5 한 번과 같은 영역을 더 적은 파라미터로 보고 "
-        "비선형성을 2번 추가.",
-        2014,
-        ("3x3",),
-    ),
-    "resnet-mini": (
-        "ResNet",
-        "ResNet in miniature: each residual block adds its input to the output of its convolutions, "
-        "H(x) = F(x) + x, so ∂H/∂x = F'(x) + 1 keeps the gradient from vanishing.",
-        "ResNet의 축소판: Residual block은 이전 layer의 결과를 Convolution Layer 이후로 넘겨 그대로 더함, "
-        "H(x) = F(x) + x; ∂H/∂x = F'(x) + 1이므로 기울기 소실 문제 예방.",
-        2015,
-        ("residual",),
-    ),
-    "se-resnet-mini": (
-        "SENet",
-        "SE-ResNet (SENet won ILSVRC 2017) in miniature: each SE block squeezes every channel to one number "
-        "by global average pooling, excites with FC → ReLU → FC → sigmoid (C → C/r → C, r = 4) and "
-        "reweights the feature map's channels by those 0–1 weights.",
-        "SE-ResNet(SENet, 2017 ILSVRC 1등)의 축소판: SE block이 GAP(global average pooling)로 각 채널을 "
-        "하나의 숫자로 묘사하고 FC → ReLU → FC → Sigmoid(C → C/r → C, r = 4)로 구한 0~1 중요도를 "
-        "Feature Map의 채널에 곱해 가중치를 줌.",
-        2017,
-        ("residual", "se"),
-    ),
-    "plainnet-mini": (
-        "ResNet",
-        "ResNet-mini's depth without the skip connections (the plain way): each block must learn H(x) "
-        "directly, and the deeper a plain network, the harder it is to optimise.",
-        "ResNet-mini와 같은 깊이에서 skip connection을 뺀 기존 방식(plain) 네트워크: 각 block이 H(x)를 직접 "
-        "학습해야 하고, 층이 깊어질수록 최적화가 힘들어진다.",
-        2015,
-        ("plain",),
-    ),
+_NOTES: dict[str, tuple[str, int, tuple[str, ...]]] = {
+    # name: (family, year, tags); each one's note is "model.note.<name>" in cnnviz/ui/texts/models.py
+    "alexnet-mini": ("AlexNet", 2012, ("relu", "max pooling", "dropout", "augmentation")),
+    "vgg-mini": ("VGG", 2014, ("3x3",)),
+    "resnet-mini": ("ResNet", 2015, ("residual",)),
+    "se-resnet-mini": ("SENet", 2017, ("residual", "se")),
+    "plainnet-mini": ("ResNet", 2015, ("plain",)),
 }
 
 
@@ -573,7 +529,7 @@ def _specs() -> list[ModelSpec]:
     """The registry entries of the bundled mini networks."""
     specs = []
     for name in MINI_NAMES:
-        family, note, note_ko, year, tags = _NOTES[name]
+        family, year, tags = _NOTES[name]
         specs.append(
             ModelSpec(
                 name=name,
@@ -582,8 +538,6 @@ def _specs() -> list[ModelSpec]:
                 in_channels=3,
                 input_size=INPUT_SIZE,
                 source="bundled",
-                note=note,
-                note_ko=note_ko,
                 build=_BUILDERS[name],
                 transform=ShapesTransform(),
                 categories=shapes.CLASSES,

@@ -4,9 +4,12 @@ Adding a model is one :func:`register` call in the module that defines it (plus 
 ``cnnviz/models/__init__.py``)::
 
     register(ModelSpec(name="vgg-mini", family="VGG", task="classification", in_channels=3,
-                       input_size=(64, 64), source="bundled", note="...", note_ko="...", build=vgg_mini,
+                       input_size=(64, 64), source="bundled", build=vgg_mini,
                        transform=ShapesTransform(), categories=shapes.CLASSES,
                        weights=BundledWeights("vgg-mini"), mean=..., std=...))
+
+Its one-line note in the lecture's words goes into the EN/KO text table as ``model.note.<name>``
+(``cnnviz/ui/texts/models.py``), where a translator finds every model's note in one place.
 
 A model the zoo has never seen needs no registration: :func:`cnnviz.models.from_module` wraps it.
 
@@ -124,7 +127,6 @@ class ModelSpec:
         in_channels: channels of the input: 1 (grayscale), 3 (RGB), or any count for a user's model.
         input_size: ``(H, W)`` of the input after preprocessing.
         source: "bundled", "weight pack", "torchvision", or "user" (a model wrapped by `from_module`).
-        note: one line in the lecture's words (English).
         build: returns the architecture with fresh (untrained) weights, offline.
         transform: PIL image (already in the model's colour mode) -> ``(C, H, W)`` float tensor, the
             model's own preprocessing.
@@ -132,7 +134,6 @@ class ModelSpec:
         weights: where trained weights come from; ``None`` when the model only exists untrained.
         mean: per-channel mean the transform subtracts (to show what the model sees).
         std: per-channel standard deviation the transform divides by.
-        note_ko: the same line in Korean.
         year: year the architecture was published, for ordering the history.
         tags: ideas the architecture shows, e.g. ``("residual", "se")``; pages filter on them.
     """
@@ -143,14 +144,12 @@ class ModelSpec:
     in_channels: int
     input_size: tuple[int, int]
     source: Source
-    note: str
     build: Callable[[], nn.Module] = field(repr=False, compare=False)
     transform: Callable[[Image.Image], torch.Tensor] = field(repr=False, compare=False)
     categories: tuple[str, ...] = field(default=(), repr=False)
     weights: WeightSource | None = field(default=None, repr=False, compare=False)
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
-    note_ko: str = ""
     year: int | None = None
     tags: tuple[str, ...] = ()
 
@@ -159,8 +158,9 @@ class ModelSpec:
             raise ValueError(f"task of {self.name!r} must be one of {TASKS}, got {self.task!r}")
         if self.source not in SOURCES:
             raise ValueError(f"source of {self.name!r} must be one of {SOURCES}, got {self.source!r}")
-        if self.in_channels < 1:
-            raise ValueError(f"in_channels of {self.name!r} must be at least 1, got {self.in_channels}")
+        if self.in_channels < 1 or (self.source != "user" and self.in_channels not in (1, 3)):
+            allowed = "at least 1" if self.source == "user" else "1 or 3 for a zoo model"
+            raise ValueError(f"in_channels of {self.name!r} must be {allowed}, got {self.in_channels}")
         if len(self.mean) not in (1, self.in_channels) or len(self.std) not in (1, self.in_channels):
             raise ValueError(f"mean and std of {self.name!r} need 1 or {self.in_channels} values")
 

@@ -728,9 +728,7 @@ def train_fcn_mini_instance(epochs: int | None, out_dir: Path, progress: bool) -
 # ------------------------------------------------------------------------------------------------ specs
 
 
-def _bundled_spec(
-    name: str, build: type[FCNMini], note: str, note_ko: str, tags: tuple[str, ...]
-) -> ModelSpec:
+def _bundled_spec(name: str, build: type[FCNMini], tags: tuple[str, ...]) -> ModelSpec:
     return ModelSpec(
         name=name,
         family="FCN",
@@ -738,8 +736,6 @@ def _bundled_spec(
         in_channels=3,
         input_size=INPUT_SIZE,
         source="bundled",
-        note=note,
-        note_ko=note_ko,
         build=build,
         transform=ShapesTransform(INPUT_SIZE),
         categories=SEGMENTATION_CLASSES,
@@ -758,8 +754,6 @@ class _TvEntry:
     family: str
     year: int
     tags: tuple[str, ...]
-    note: str
-    note_ko: str
 
 
 _TORCHVISION: tuple[_TvEntry, ...] = (
@@ -769,10 +763,6 @@ _TORCHVISION: tuple[_TvEntry, ...] = (
         "FCN",
         2015,
         ("semantic",),
-        "FCN-ResNet50 (2015): a fully convolutional network; the ResNet encoder's 1/8-size class map is "
-        "upsampled back to the input size, one class per pixel (20 VOC classes + background).",
-        "FCN-ResNet50 (2015): 완전 합성곱 신경망; ResNet 인코더가 만든 1/8 크기의 class 맵을 입력 "
-        "크기로 다시 키워 픽셀마다 class를 분류 (VOC 20개 class + 배경).",
     ),
     _TvEntry(
         "deeplabv3_resnet50",
@@ -780,10 +770,6 @@ _TORCHVISION: tuple[_TvEntry, ...] = (
         "DeepLabV3",
         2017,
         ("semantic",),
-        "DeepLabV3-ResNet50 (2017): dilated convolutions keep the map at 1/8 size, ASPP looks at several "
-        "scales at once, then the mask is upsampled to the input size.",
-        "DeepLabV3-ResNet50 (2017): dilated convolution으로 맵을 1/8 크기로 유지하고 ASPP로 여러 "
-        "크기를 한 번에 본 뒤 mask를 입력 크기로 키움.",
     ),
     _TvEntry(
         "lraspp_mobilenet_v3_large",
@@ -791,8 +777,6 @@ _TORCHVISION: tuple[_TvEntry, ...] = (
         "LR-ASPP",
         2019,
         ("semantic",),
-        "LR-ASPP MobileNetV3-Large (2019): a light segmentation head on MobileNetV3, fast enough for phones.",
-        "LR-ASPP MobileNetV3-Large (2019): MobileNetV3 위의 가벼운 분할 head, 휴대폰에서도 빠름.",
     ),
     _TvEntry(
         "maskrcnn_resnet50_fpn",
@@ -800,10 +784,6 @@ _TORCHVISION: tuple[_TvEntry, ...] = (
         "Mask R-CNN",
         2017,
         ("instance",),
-        "Mask R-CNN (2017): a 2-stage detector (Faster R-CNN) with a small mask head that paints a 28×28 "
-        "mask inside every box, so each object gets its own mask (COCO classes).",
-        "Mask R-CNN (2017): 2-stage 탐지기(Faster R-CNN)에 작은 mask head를 더해 박스마다 28×28 mask를 그림; "
-        "객체마다 각자의 mask (COCO class).",
     ),
 )
 
@@ -824,8 +804,6 @@ def _torchvision_spec(entry: _TvEntry) -> ModelSpec:
         in_channels=3,
         input_size=(size, size),
         source="torchvision",
-        note=entry.note,
-        note_ko=entry.note_ko,
         build=build,
         transform=transform,
         categories=tuple(weights.meta["categories"]),
@@ -841,21 +819,11 @@ _BUNDLED = (
     _bundled_spec(
         "fcn-mini",
         FCNMini,
-        "FCN in miniature (2015): the shapes classifier ResNet-mini shrinks a scene 96 → 6 pixels, its FC "
-        "becomes a 1×1 convolution scoring every class at each position, and transposed convolutions grow "
-        "the scores back to 96 with skips from the encoder, so every pixel gets a class (semantic).",
-        "FCN의 축소판 (2015): 도형 분류기 ResNet-mini가 장면을 96 → 6 픽셀로 줄이고, FC layer를 1×1 "
-        "convolution으로 바꿔 위치마다 class 점수를 낸 뒤, 전치 합성곱(transposed convolution)이 인코더의 "
-        "skip과 함께 점수를 다시 96으로 키워 모든 픽셀을 class로 분류 (semantic segmentation).",
         ("semantic", "encoder-decoder", "transposed convolution"),
     ),
     _bundled_spec(
         "fcn-mini-instance",
         InstanceFCNMini,
-        "FCN-mini with a centre heatmap and an offset map (Panoptic-DeepLab style): each object gets its own "
-        "mask, so two shapes of one class get two masks (instance).",
-        "FCN-mini에 중심 heatmap과 offset 맵을 더한 모델 (Panoptic-DeepLab 방식): 객체마다 각자의 mask, "
-        "같은 class의 도형 두 개도 서로 다른 mask (instance segmentation).",
         ("instance", "semantic", "encoder-decoder", "transposed convolution"),
     ),
 )

@@ -200,7 +200,6 @@ def from_module(
         in_channels=channels,
         input_size=size,
         source="user",
-        note="",
         build=_no_build,
         transform=transform or _Resize(size, mean_t, std_t),
         categories=names,

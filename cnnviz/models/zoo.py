@@ -109,11 +109,10 @@ class _Entry:
     family: str
     year: int
     tags: tuple[str, ...]
-    note: str
-    note_ko: str
 
 
-# Names, families and notes in the lecture's words; weights: torchvision's best ImageNet-1K weights for each.
+# Names, families, years and tags; weights: torchvision's best ImageNet-1K weights for each. Each model's note
+# is "model.note.<arch>" in cnnviz/ui/texts/models.py.
 _TORCHVISION: tuple[_Entry, ...] = (
     _Entry(
         "alexnet",
@@ -121,8 +120,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "AlexNet",
         2012,
         (),
-        "AlexNet (2012 ILSVRC winner): ReLU instead of tanh, max pooling, dropout and data augmentation.",
-        "AlexNet (2012 ILSVRC 우승): tanh 대신 ReLU, Max Pooling, Drop Out, Data Augmentation 사용.",
     ),
     _Entry(
         "vgg16",
@@ -130,10 +127,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "VGG",
         2014,
         (),
-        "VGG-16 (2014): only 3×3 filters (stride 1, padding 1) and max pooling, stacked deep; two 3×3 layers "
-        "see a 5×5 field with fewer parameters.",
-        "VGGNet (2014 ILSVRC 준우승): stride 1, padding 1인 3×3 필터와 Max Pooling만 깊게 쌓음; 3×3 두 번은 "
-        "5×5 한 번보다 적은 파라미터.",
     ),
     _Entry(
         "resnet18",
@@ -141,9 +134,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "ResNet",
         2015,
         ("residual",),
-        "ResNet-18 (2015): residual blocks H(x) = F(x) + x; the skip connection's derivative 1 keeps "
-        "gradients from vanishing.",
-        "ResNet-18 (2015): Residual block H(x) = F(x) + x; 미분값 F'(x) + 1로 기울기 소실 예방.",
     ),
     _Entry(
         "resnet50",
@@ -151,8 +141,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "ResNet",
         2015,
         ("residual",),
-        "ResNet-50 (2015): deeper residual network of 1×1-3×3-1×1 bottleneck blocks, H(x) = F(x) + x.",
-        "ResNet-50 (2015): 1×1-3×3-1×1 bottleneck residual block을 깊게 쌓은 모델, H(x) = F(x) + x.",
     ),
     _Entry(
         "efficientnet_b0",
@@ -160,8 +148,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "EfficientNet",
         2019,
         ("residual", "se"),
-        "EfficientNet-B0 (2019): inverted residual blocks, each with a squeeze-and-excitation (SE) block.",
-        "EfficientNet-B0 (2019): 모든 inverted residual block에 SE block(squeeze & excitation)을 사용.",
     ),
     _Entry(
         "mobilenet_v3_large",
@@ -169,8 +155,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "MobileNet",
         2019,
         ("residual", "se"),
-        "MobileNetV3-Large (2019): light depthwise convolutions with SE blocks that reweight channels.",
-        "MobileNetV3-Large (2019): 가벼운 depthwise convolution과 채널에 가중치를 주는 SE block.",
     ),
     _Entry(
         "regnet_y_400mf",
@@ -178,8 +162,6 @@ _TORCHVISION: tuple[_Entry, ...] = (
         "RegNet",
         2020,
         ("residual", "se"),
-        "RegNetY-400MF (2020): a regular ResNet-like design whose every block has an SE block (the Y).",
-        "RegNetY-400MF (2020): 규칙적인 ResNet 형태에 모든 block마다 SE block을 넣은 모델 (Y).",
     ),
 )
 
@@ -196,8 +178,6 @@ def _classification_spec(
         in_channels=3,
         input_size=(transform.crop_size[0], transform.crop_size[0]),
         source=source,
-        note=entry.note,
-        note_ko=entry.note_ko,
         build=TorchvisionBuilder(entry.arch),
         transform=transform,
         categories=tuple(weights.meta["categories"]),
@@ -217,10 +197,6 @@ MOBILENET_V2 = register(
             "MobileNet",
             2018,
             ("residual",),
-            "MobileNetV2 (2018): depthwise separable convolutions in inverted residual blocks; real ImageNet "
-            "weights that work offline.",
-            "MobileNetV2 (2018): inverted residual block 안의 depthwise separable convolution; "
-            "오프라인에서도 쓰는 실제 ImageNet 가중치.",
         ),
         source="weight pack",
         label="weight pack",

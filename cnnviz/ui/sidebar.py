@@ -84,8 +84,14 @@ def _favicon() -> Image.Image:
 
 
 def model_note(spec: models.ModelSpec) -> str:
-    """The model's one-line note in the chosen language."""
-    return spec.note_ko if language() == "ko" and spec.note_ko else spec.note
+    """The model's one-line note in the chosen language (``model.note.<name>`` in the text table); "" for a
+    model that has none, such as a user's model (even one that borrows a zoo model's name)."""
+    if spec.source == "user":
+        return ""
+    try:
+        return t(f"model.note.{spec.name}")
+    except KeyError:
+        return ""
 
 
 def model_caption(loaded: models.LoadedModel) -> str:

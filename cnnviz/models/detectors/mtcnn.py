@@ -370,18 +370,6 @@ MTCNN_SPEC = register(
         in_channels=3,
         input_size=(512, 512),
         source="weight pack",
-        note=(
-            "MTCNN face detector (2016), a cascade like the 2-stage family: P-Net scores a 12×12 window at "
-            "every "
-            "position of an image pyramid and proposes boxes, R-Net and O-Net re-check crops of them and "
-            "O-Net "
-            "adds five landmarks."
-        ),
-        note_ko=(
-            "MTCNN 얼굴 탐지기(2016), 2-stage 계열처럼 단계를 거치는 cascade: P-Net이 이미지 피라미드의 모든 "
-            "위치에서 12×12 창을 평가해 bbox 후보를 제안하고, R-Net과 O-Net이 그 영역을 잘라 다시 판단하며 "
-            "O-Net은 얼굴 특징점 5개를 찾음."
-        ),
         build=MTCNN,
         transform=ResizeTransform(None, _MTCNN_MEAN, _MTCNN_STD),
         categories=("face",),

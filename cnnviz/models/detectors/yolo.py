@@ -412,16 +412,6 @@ YOLO_MINI = register(
         in_channels=3,
         input_size=SCENE_INPUT,
         source="bundled",
-        note=(
-            "A 1-stage detector in the style of YOLO (v1): the image is divided into a 6×6 grid and every "
-            "cell "
-            "predicts 2 boxes with a confidence and the class probabilities in one pass; trained on shapes."
-        ),
-        note_ko=(
-            "YOLO(v1) 방식의 1-stage detector: 이미지를 6×6 그리드로 나누고 각 셀이 한 번의 연산으로 bbox "
-            "2개와 "
-            "confidence score, 클래스 확률을 동시에 예측; 합성 도형 데이터로 학습."
-        ),
         build=YoloMini,
         transform=ResizeTransform(SCENE_INPUT, shapes.MEAN, shapes.STD),
         categories=shapes.CLASSES,
