@@ -10,6 +10,7 @@ from cnnviz.analysis.residual import (
     STACK_DEPTHS,
     BlockGradients,
     ResidualGradients,
+    compare_depth,
 )
 from cnnviz.ui import cache
 from cnnviz.ui.sidebar import Choice, model_caption, page, require_model
@@ -208,21 +209,23 @@ def depth_ui() -> None:
             ),
             key=f"res_depth_{depth}",
         )
-        first_plain, first_residual = float(plain_norms[0]), float(residual_norms[0])
-        if 0 < first_plain <= first_residual:
-            ratio = t("res.ratio_smaller", x=first_residual / first_plain)
+        numbers = compare_depth(plain, residual, measure)
+        if numbers.residual_over_plain >= 1:
+            ratio = t("res.ratio_smaller", x=numbers.residual_over_plain)
         else:
-            ratio = t(
-                "res.ratio_larger", x=first_plain / first_residual if first_residual > 0 else float("inf")
-            )
-        col.caption(t("res.depth_caption", plain=first_plain, residual=first_residual, ratio=ratio))
+            larger = 1 / numbers.residual_over_plain if numbers.residual_over_plain > 0 else float("inf")
+            ratio = t("res.ratio_larger", x=larger)
+        caption = t(
+            "res.depth_caption", plain=numbers.plain_first, residual=numbers.residual_first, ratio=ratio
+        )
+        col.caption(caption)
         # Said from the measured numbers, so the sentence can't contradict the chart above it.
-        change = plain.first_over_last(measure)
-        shrinks = change < 1
+        shrinks = numbers.plain_shrinks
+        change = numbers.plain_change
         trend = t(
             "res.trend.shrinks" if shrinks else "res.trend.grows",
             x=1 / change if shrinks else change,
-            residual=residual.first_over_last(measure),
+            residual=numbers.residual_change,
         )
         # The usual cause of each direction, said where this set-up is that cause.
         if shrinks != batch_norm:

@@ -41,3 +41,19 @@ def test_style_log_weights_the_terms_as_the_total_does() -> None:
     np.testing.assert_allclose(total, [s.total_loss for s in taken], rtol=1e-5)
     np.testing.assert_allclose(terms["style"], [7.0 * s.style_loss for s in taken])
     assert np.array_equal(log.image, taken[-1].image)
+
+
+def test_depth_comparison_against_the_profiles() -> None:
+    from cnnviz.analysis import residual
+
+    plain = residual.depth_profile(8, False, batch_norm=False)
+    skip = residual.depth_profile(8, True, batch_norm=False)
+    numbers = residual.compare_depth(plain, skip)
+    assert numbers.plain_first == plain.grad_norms[0] and numbers.residual_first == skip.grad_norms[0]
+    assert numbers.residual_over_plain == pytest.approx(skip.grad_norms[0] / plain.grad_norms[0])
+    assert numbers.plain_change == pytest.approx(plain.grad_norms[0] / plain.grad_norms[-1])
+    assert numbers.plain_shrinks == (plain.grad_norms[0] < plain.grad_norms[-1])
+    weight = residual.compare_depth(plain, skip, "weight")
+    assert weight.plain_first == plain.weight_grad_norms[0]
+    with pytest.raises(ValueError, match="plain and a residual"):
+        residual.compare_depth(skip, plain)

@@ -67,11 +67,13 @@ __all__ = [
     "OBJECTIVES",
     "STACK_DEPTHS",
     "BlockGradients",
+    "DepthComparison",
     "DepthProfile",
     "GradientArrays",
     "Objective",
     "ResidualBlock",
     "ResidualGradients",
+    "compare_depth",
     "depth_profile",
     "find_residual_blocks",
     "residual_gradients",
@@ -629,6 +631,52 @@ class DepthProfile:
         if last == 0.0:
             return 1.0 if first == 0.0 else math.inf
         return first / last
+
+
+@dataclass(frozen=True)
+class DepthComparison:
+    """A plain stack against a residual one of the same depth, at the first layer (what the page writes).
+
+    Attributes:
+        plain_first: the plain stack's gradient norm at its first layer.
+        residual_first: the residual stack's.
+        residual_over_plain: how many times larger the residual stack's first-layer gradient is (inf when the
+            plain one is 0 and the residual one is not).
+        plain_change: `DepthProfile.first_over_last` of the plain stack (< 1: it shrank on the way back).
+        residual_change: the same of the residual stack.
+    """
+
+    plain_first: float
+    residual_first: float
+    residual_over_plain: float
+    plain_change: float
+    residual_change: float
+
+    @property
+    def plain_shrinks(self) -> bool:
+        """Whether the plain stack's gradient shrank from the FC back to the first layer."""
+        return self.plain_change < 1
+
+
+def compare_depth(
+    plain: DepthProfile, residual: DepthProfile, measure: str = "activation"
+) -> DepthComparison:
+    """The numbers under a depth chart: the two first-layer gradients, their ratio, each stack's change.
+
+    Raises:
+        ValueError: the two profiles are not a plain and a residual stack of one depth, or a bad measure.
+    """
+    if plain.residual or not residual.residual or plain.depth != residual.depth:
+        raise ValueError("compare_depth takes a plain and a residual profile of the same depth.")
+    first_plain, first_residual = float(plain.norms(measure)[0]), float(residual.norms(measure)[0])
+    ratio = first_residual / first_plain if first_plain > 0 else 1.0 if first_residual == 0 else math.inf
+    return DepthComparison(
+        plain_first=first_plain,
+        residual_first=first_residual,
+        residual_over_plain=ratio,
+        plain_change=plain.first_over_last(measure),
+        residual_change=residual.first_over_last(measure),
+    )
 
 
 def depth_profile(
