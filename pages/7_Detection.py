@@ -4,6 +4,8 @@ import streamlit as st
 
 from cnnviz import charts, images, models, render
 from cnnviz.analysis.detection import (
+    DEFAULT_SCENE_SEED,
+    DEFAULT_SCORE_THRESHOLDS,
     comparison_choices,
     explain_nms,
     filter_detections,
@@ -19,10 +21,6 @@ choice = page("page.detection", tasks=("detection",), model_key="detector")
 st.title(t("page.detection"))
 st.write(t("det.intro"))
 
-DEFAULT_SCORE = {"1-stage": 0.3, "2-stage": 0.5, "cascade": 0.7}
-"""Each kind's starting score threshold: a grid's, an RPN's and a face's scores mean different things."""
-DEFAULT_SEED = 1_000_005
-"""A held-out scene (never trained on) where every shape is found: a clear first picture."""
 # Chosen values kept under plain keys: a widget that is not drawn in a run (the seed while the scene is
 # off, another detector's threshold) loses its own state.
 SCORES, SEED = "_det_scores", "_det_seed"
@@ -42,7 +40,7 @@ def _forget_widgets() -> None:
 def score_threshold(name: str) -> float:
     """The score threshold chosen for detector `name`, or its kind's default."""
     chosen = st.session_state.get(SCORES, {})
-    return float(chosen.get(name, DEFAULT_SCORE[detector_kind(models.get_spec(name))]))
+    return float(chosen.get(name, DEFAULT_SCORE_THRESHOLDS[detector_kind(models.get_spec(name))]))
 
 
 def _switch_model(name: str) -> None:
@@ -97,7 +95,7 @@ def image_ui():
         t("det.scene_seed"),
         0,
         2_000_000,
-        int(st.session_state.get(SEED, DEFAULT_SEED)),
+        int(st.session_state.get(SEED, DEFAULT_SCENE_SEED)),
         step=1,
         key="det_seed",
     )

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CANDIDATE_FLOOR",
+    "DEFAULT_SCENE_SEED",
+    "DEFAULT_SCORE_THRESHOLDS",
     "Detections",
     "GridLevel",
     "NmsTrace",
@@ -60,6 +62,11 @@ __all__ = [
     "responsible_cells",
     "shapes_scene",
 ]
+
+DEFAULT_SCORE_THRESHOLDS: dict[str, float] = {"1-stage": 0.3, "2-stage": 0.5, "cascade": 0.7}
+"""Each kind's starting score threshold: a grid's, an RPN's and a face's scores mean different things."""
+DEFAULT_SCENE_SEED = 1_000_005
+"""A held-out shapes scene (never trained on) where every shape is found: a clear first picture."""
 
 CANDIDATE_FLOOR = 0.05
 """torchvision detectors keep candidates from this score on (their own default floor for Faster R-CNN)."""
