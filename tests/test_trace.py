@@ -1,5 +1,5 @@
-"""Tracing a conv cell back: the sum written out equals the captured activation; the receptive field equals the
-hand-computed box and the gradient support; errors are sentences; the model is left as it was."""
+"""Tracing a conv cell back: the sum written out equals the captured activation; the receptive field equals
+the hand-computed box and the gradient support; errors are sentences; the model is left as it was."""
 
 from __future__ import annotations
 
@@ -183,8 +183,10 @@ def test_residual_sum_field_is_the_union_of_both_branches() -> None:
 def test_dead_relu_keeps_the_field_but_empties_the_gradient() -> None:
     # A ReLU that is off everywhere: the cell still reads its whole window (the field), but no pixel moves it.
     model = _seeded(lambda: nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3)))
+    first = model.get_submodule("0")
+    assert isinstance(first, nn.Conv2d) and first.bias is not None
     with torch.no_grad():
-        model[0].bias.fill_(-100.0)
+        first.bias.fill_(-100.0)
     x = torch.rand(1, 1, 12, 12)
     tr = _check_sum(model, x, "2", 0, 4, 6)
     assert tr.support is None
@@ -233,7 +235,7 @@ def test_untrained_resnet18(resnet18: nn.Module) -> None:
     want = _chain_box(chain, [96, 48, 24], 0, 0)
     assert trace_cell(resnet18, x, "layer1.0.conv1", 5, 0, 0).receptive_field == want == Box(0, 0, 10, 10)
     # The skip path's 1×1 stride-2 conv at (3, 3) reads layer1's output at (6, 6), which four 3×3 convs (the
-    # longest path through layer1's two blocks) tie to max-pool rows 2..10, conv1 rows 3..21, input rows 3..45.
+    # longest path through layer1's two blocks) tie to max-pool rows 2..10, conv1 rows 3..21, input 3..45.
     chain = [(7, 2, 3, 1), (3, 2, 1, 1), *[(3, 1, 1, 1)] * 4, (1, 2, 0, 1)]
     want = _chain_box(chain, [96, 48, 24, 24, 24, 24, 24], 3, 3)
     assert (
@@ -253,7 +255,9 @@ def test_errors_are_sentences_and_model_is_left_alone(resnet18: nn.Module) -> No
         trace_cell(resnet18, x, "conv_1", 0, 0, 0)
     with pytest.raises(ValueError, match=r"shape \(1, C, H, W\)"):
         trace_cell(resnet18, x[0], "conv1", 0, 0, 0)
-    trace_cell(resnet18, x, resnet18.layer1[0].conv2, 0, 3, 3)  # a module object works as well
+    trace_cell(
+        resnet18, x, resnet18.get_submodule("layer1.0.conv2"), 0, 3, 3
+    )  # a module object works as well
     hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in resnet18.modules())
     assert hooks == 0
     assert not resnet18.training and all(p.grad is None for p in resnet18.parameters())

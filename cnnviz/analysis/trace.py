@@ -159,11 +159,11 @@ def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int
         calls = len(inputs)
         out = cap.activations[name]  # (1, C_out, H_out, W_out), the last call
         c_out, h_out, w_out = out.shape[1:]
-        for what, value, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
-            if not isinstance(value, int | np.integer) or not 0 <= value < size:
+        for what, given, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
+            if not isinstance(given, int | np.integer) or not 0 <= given < size:
                 raise ValueError(
                     f"{what} must be an integer from 0 to {size - 1} for layer {name!r} (output "
-                    f"{c_out}×{h_out}×{w_out}), got {value!r}."
+                    f"{c_out}×{h_out}×{w_out}), got {given!r}."
                 )
         channel, row, col = int(channel), int(row), int(col)
         arithmetic = _dot_product(conv, inputs[-1], channel, row, col)
@@ -191,7 +191,7 @@ def _dot_product(conv: nn.Conv2d, inp: Tensor, k: int, i: int, j: int) -> dict[s
     kh, kw = conv.kernel_size
     sh, sw = conv.stride
     dh, dw = conv.dilation
-    # (left, right, top, bottom): what nn.Conv2d itself pads with, "same" (odd total: one more right) included.
+    # (left, right, top, bottom): what nn.Conv2d itself pads with, "same" (odd total: one more right) too.
     left, _, top, _ = (int(p) for p in conv._reversed_padding_repeated_twice)
     mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
     padded = F.pad(inp.double(), tuple(conv._reversed_padding_repeated_twice), mode=mode)
@@ -287,7 +287,7 @@ def _box(mask: Tensor) -> Box | None:
 def _nan_box(
     model: nn.Module, x: Tensor, conv: nn.Conv2d, calls: int, cell: tuple[int, int, int], hint: Box | None
 ) -> Box | None:
-    """The bounding box of the input pixels output[k, i, j] is computed from, by NaN probes (module docstring).
+    """The bounding box of the input pixels output[k, i, j] is computed from, by NaN probes (see above).
 
     `hint`: a box known to lie inside it (the gradient support), or None.
     """
@@ -318,34 +318,30 @@ def _nan_box(
     #   top: the smallest r with NaN in rows 0..r reaching the cell; bottom: the largest r with rows r..H-1.
     # The gradient support lies inside the field, so it bounds each search; the first round asks whether the
     # field is exactly the support, which it is on most networks (then one batch settles all four edges).
-    searches = {
-        "top": ["row", 0, hint.top],
-        "bottom": ["row", hint.bottom - 1, height - 1],
-        "left": ["col", 0, hint.left],
-        "right": ["col", hint.right - 1, width - 1],
+    axis = {"top": "row", "bottom": "row", "left": "col", "right": "col"}
+    searches: dict[str, list[int]] = {
+        "top": [0, hint.top],
+        "bottom": [hint.bottom - 1, height - 1],
+        "left": [0, hint.left],
+        "right": [hint.right - 1, width - 1],
     }
     first = True
-    while any(lo < hi for _, lo, hi in searches.values()):
-        open_ = [(edge, s) for edge, s in searches.items() if s[1] < s[2]]
+    while any(lo < hi for lo, hi in searches.values()):
+        open_ = [(edge, s) for edge, s in searches.items() if s[0] < s[1]]
         bands = []
-        for edge, (axis, lo, hi) in open_:
-            size = height if axis == "row" else width
+        for edge, (lo, hi) in open_:
+            size = height if axis[edge] == "row" else width
             if edge in ("top", "left"):
                 mid = hi - 1 if first else (lo + hi) // 2
-                bands.append((str(axis), 0, int(mid) + 1))
+                bands.append((axis[edge], 0, mid + 1))
             else:
                 mid = lo + 1 if first else (lo + hi + 1) // 2
-                bands.append((str(axis), int(mid), size))
+                bands.append((axis[edge], mid, size))
         first = False
         answers = reached(bands)
         for (edge, s), hit, (_, start, stop) in zip(open_, answers, bands, strict=True):
             if edge in ("top", "left"):
-                s[1], s[2] = (s[1], stop - 1) if hit else (stop, s[2])
+                s[:] = (s[0], stop - 1) if hit else (stop, s[1])
             else:
-                s[1], s[2] = (start, s[2]) if hit else (s[1], start - 1)
-    return Box(
-        int(searches["top"][1]),
-        int(searches["left"][1]),
-        int(searches["bottom"][1]) + 1,
-        int(searches["right"][1]) + 1,
-    )
+                s[:] = (start, s[1]) if hit else (s[0], start - 1)
+    return Box(searches["top"][0], searches["left"][0], searches["bottom"][0] + 1, searches["right"][0] + 1)
