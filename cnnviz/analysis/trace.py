@@ -90,6 +90,7 @@ class CellTrace:
             is padding.
         inside: (kh, kw) True where the window lies on the input, False on padding.
         padding_mode: "zeros", "reflect", "replicate" or "circular".
+        groups: the conv's groups (1: every input channel; more: only the channel's group).
         receptive_field: the input pixels the cell is computed from (exact, clipped); None if none.
         support: the input pixels with a non-zero gradient of the cell, for this input; None if none.
         input_size: (H, W) of the model's input.
@@ -113,6 +114,7 @@ class CellTrace:
     cols: np.ndarray = field(repr=False)
     inside: np.ndarray = field(repr=False)
     padding_mode: str
+    groups: int
     receptive_field: Box | None
     support: Box | None
     input_size: tuple[int, int]
@@ -182,6 +184,7 @@ def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int
         receptive_field=field_box,
         support=support,
         padding_mode=conv.padding_mode,
+        groups=conv.groups,
         **arithmetic,
     )
 
