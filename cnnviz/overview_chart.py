@@ -36,6 +36,15 @@ def _shape_text(shape: tuple[int, ...] | None) -> str:
     return "×".join(str(s) for s in shape[1:]) or "scalar"
 
 
+def _short(label: str) -> str:
+    """A column's name under it: "add_" for "layer1.0: add_", "conv1" for "layer1.0.conv1", and
+    "downsample.0" where the last part alone is a bare index."""
+    if ": " in label:
+        return label.split(": ")[-1]
+    parts = label.split(".")
+    return ".".join(parts[-2:]) if parts[-1].isdigit() and len(parts) > 1 else parts[-1]
+
+
 def network_strip(
     ov: Overview,
     highlight: int | None = None,
@@ -122,7 +131,7 @@ def network_strip(
         dict(
             x=left + size / 2,
             y=top + column_h + 6,
-            text=node.label.rsplit(".", 1)[-1] if ": " not in node.label else node.label.split(": ")[-1],
+            text=_short(node.label),
             showarrow=False,
             textangle=-40,
             xanchor="right",
@@ -153,6 +162,7 @@ def network_strip(
             annotations=annotations,
             clickmode="event+select",
             dragmode=False,
+            plot_bgcolor="white",
             xaxis=dict(visible=False, constrain="domain"),
             yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"),
         ),

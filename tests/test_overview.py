@@ -71,7 +71,8 @@ def test_residual_edges_match_the_hand_drawn_graph() -> None:
     ov = overview(model, torch.rand(1, 1, 8, 8))
     labels = ["input", "stem", "a", "relu", "b", "model: add", "c", "model: add_", "model: mean", "head"]
     assert [n.label for n in ov.nodes] == labels
-    #  0 input -> 1 stem -> 2 a -> 3 relu -> 4 b -> 5 add(b, stem) -> 6 c -> 7 add_(c, stem) -> 8 mean -> 9 head
+    # 0 input -> 1 stem -> 2 a -> 3 relu -> 4 b -> 5 add(b, stem) -> 6 c -> 7 add_(c, stem) -> 8 mean
+    # -> 9 head
     want = {(0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (1, 5), (5, 6), (6, 7), (1, 7), (7, 8), (8, 9)}
     assert set(ov.edges) == want and len(ov.edges) == len(want)
     assert ov.feeds(1) == [2, 5, 7] and ov.fed_by(5) == [1, 4]
@@ -132,10 +133,8 @@ def test_a_large_network_is_summarised_by_block(resnet18: nn.Module) -> None:
 
     ov = overview(resnet18, x)  # 69 > 48: grouped
     blocks = [f"layer{i}.{j}" for i in range(1, 5) for j in range(2)]
-    assert [n.label for n in ov.nodes] == ["input", "conv1", "bn1", "relu", "maxpool", *blocks, "avgpool"] + [
-        "model: flatten",
-        "fc",
-    ]
+    top = ["input", "conv1", "bn1", "relu", "maxpool", *blocks, "avgpool", "model: flatten", "fc"]
+    assert [n.label for n in ov.nodes] == top
     assert ov.level == 2 and ov.layers == 69
     assert ov.edges == tuple((i, i + 1) for i in range(len(ov.nodes) - 1))
     assert sum(n.members for n in ov.nodes[1:]) == 69

@@ -1,5 +1,5 @@
-"""Network at a glance renders in AppTest, in English and Korean, for LeNet-5, a bundled ResNet and the default
-ImageNet model (summarised)."""
+"""Network at a glance renders in AppTest, in English and Korean, for LeNet-5, a bundled ResNet and the
+default ImageNet model (summarised)."""
 
 from __future__ import annotations
 

@@ -70,10 +70,10 @@ def test_trace_says_it_needs_a_conv_layer() -> None:
 
 def test_a_click_moves_the_cell_once(monkeypatch: pytest.MonkeyPatch) -> None:
     # What Streamlit keeps under the chart's key after a click on a cell (a selected point of the click
-    # targets, its customdata the cell): the row and column inputs move to it, once per click.
+    # targets at x = column, y = row): the row and column inputs move to it, once per click.
     from cnnviz.ui import trace_view
 
-    state: dict = {"pick": {"selection": {"points": [{"x": 7, "y": 3, "customdata": [3, 7]}]}}}
+    state: dict = {"pick": {"selection": {"points": [{"x": 7, "y": 3, "curve_number": 1}]}}}
     monkeypatch.setattr(trace_view.st, "session_state", state)
     trace_view._picked("pick", "row", "col")
     assert (state["row"], state["col"]) == (3, 7)

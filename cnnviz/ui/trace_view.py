@@ -62,10 +62,11 @@ def _picked(pick_key: str, row_key: str, col_key: str) -> None:
     if not points:
         return
     point = points[0]
-    where = point.get("customdata") or [point.get("y"), point.get("x")]
+    # The click targets sit on whole cells, so a point's x and y are its column and row (its customdata,
+    # (row, col), arrives in another shape from one Streamlit version to the next: not relied on).
     try:
-        row, col = int(where[0]), int(where[1])
-    except (TypeError, ValueError, IndexError):
+        row, col = round(float(point["y"])), round(float(point["x"]))
+    except (KeyError, TypeError, ValueError):
         return
     if st.session_state.get(pick_key + "_applied") != (row, col):
         st.session_state[pick_key + "_applied"] = (row, col)
