@@ -83,3 +83,19 @@ def test_a_click_moves_the_cell_once(monkeypatch: pytest.MonkeyPatch) -> None:
     state["pick"] = {"selection": {"points": []}}
     trace_view._picked("pick", "row", "col")
     assert state["row"] == 10
+
+
+def test_depthwise_layer_of_a_large_model() -> None:
+    # MobileNetV2's first depthwise conv (groups = 32, 112 × 112): one input channel per filter, and a map too
+    # large for click targets, so the row and column are typed.
+    at = open_page(PAGE, layer="features.1.conv.0.0")
+    assert_ok(at)
+    captions = [c.value for c in at.caption]
+    assert tr("trace.pick_big", "en") in captions
+    assert any(
+        c.startswith("A depthwise convolution: this output channel's filter reads input channel")
+        for c in captions
+    )
+    at.number_input(key="trace_mobilenet_v2_features.1.conv.0.0_row").set_value(111).run()
+    assert_ok(at)
+    assert any("Receptive field of cell (111," in c.value for c in at.caption)

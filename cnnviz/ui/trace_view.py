@@ -158,7 +158,12 @@ def trace_ui(
         st.code(f"{terms}\n= {total}", language=None, wrap_lines=True)
         st.markdown(t("trace.total", total=total, value=f"{tr.value:.6g}", tol=max(tr.tolerance, 1e-300)))
         if tr.groups > 1:
-            st.caption(t("trace.groups", first=int(tr.in_channels[0]), last=int(tr.in_channels[-1])))
+            first, last = int(tr.in_channels[0]), int(tr.in_channels[-1])
+            st.caption(
+                t("trace.groups_one", first=first)
+                if first == last
+                else t("trace.groups", first=first, last=last)
+            )
         order = np.argsort(-np.abs(tr.partials), kind="stable")
         st.dataframe(
             {
@@ -179,9 +184,7 @@ def trace_ui(
     c = int(tr.in_channels[picked])
     m1, m2, m3 = st.columns(3)
     m1.plotly_chart(
-        charts.matrix(
-            tr.window[picked], title=t("trace.window", layer=layer, c=c), fmt=".2f", dim=~tr.inside
-        ),
+        charts.matrix(tr.window[picked], title=t("trace.window", c=c), fmt=".2f", dim=~tr.inside),
         key=f"{base}_window",
     )
     m2.plotly_chart(
@@ -200,3 +203,4 @@ def trace_ui(
         ),
         key=f"{base}_products",
     )
+    st.caption(t("trace.matrices", layer=layer))

@@ -64,19 +64,23 @@ TEXT: dict[str, tuple[str, str]] = {
         "A grouped convolution: this output channel's filter reads only input channels {first}–{last}.",
         "그룹 합성곱: 이 출력 채널의 필터는 입력 채널 {first}–{last}만 읽습니다.",
     ),
+    "trace.groups_one": (
+        "A depthwise convolution: this output channel's filter reads input channel {first} only.",
+        "깊이별(depthwise) 합성곱: 이 출력 채널의 필터는 입력 채널 {first}만 읽습니다.",
+    ),
     "trace.col.channel": ("input channel", "입력 채널"),
     "trace.col.partial": ("Σ window × filter", "Σ 윈도우 × 필터"),
     "trace.in_channel": (
         "Input channel to look at (largest term first)",
         "살펴볼 입력 채널 (가장 큰 항부터)",
     ),
-    "trace.window": (
-        "Window of {layer}'s input, channel {c} (shaded: padding)",
-        "{layer} 입력의 윈도우, 채널 {c} (음영: 패딩)",
-    ),
-    "trace.kernel": ("Filter weights for input channel {c}", "입력 채널 {c}에 대한 필터 가중치"),
-    "trace.products": (
-        "Window × filter: these add up to {partial}",
-        "윈도우 × 필터: 모두 더하면 {partial}",
+    "trace.window": ("Window, input channel {c}", "윈도우, 입력 채널 {c}"),
+    "trace.kernel": ("Filter weights, channel {c}", "필터 가중치, 채널 {c}"),
+    "trace.products": ("Window × filter = {partial}", "윈도우 × 필터 = {partial}"),
+    "trace.matrices": (
+        "The window holds the values of {layer}'s input under the filter (shaded cells are padding); "
+        "window × filter, cell by cell, adds up to this input channel's term of the sum.",
+        "윈도우는 필터 아래에 놓인 {layer} 입력의 값입니다 (음영 칸은 패딩); 윈도우 × 필터를 칸마다 "
+        "곱해 모두 더하면 이 입력 채널의 항이 됩니다.",
     ),
 }
