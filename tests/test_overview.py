@@ -170,3 +170,25 @@ def test_chart_hover_names_the_feeding_edges_and_a_click_highlights_them() -> No
     # The canvas holds every node's maps: its columns carry the thumbnails' colours, not the background.
     canvas = np.asarray(fig.data[0].z)
     assert canvas.shape[1] == 4 * (32 + 22) and (canvas != 255).any()
+
+
+def test_a_users_model_with_functional_residual_and_se_gate() -> None:
+    from usermodels.strange import seeded
+
+    ov = overview(seeded(), torch.rand(1, 1, 40, 40))
+    # Drawn by hand from Strange.forward, Unit.forward and Gate.forward (tests/usermodels/strange.py).
+    labels = ["input", "stem", "model: relu", "unit.a", "unit: relu", "unit.b", "unit.gate: mean"]
+    labels += [
+        "unit.gate.down",
+        "unit.gate: relu",
+        "unit.gate.up",
+        "unit.gate: sigmoid",
+        "unit.gate: __getitem__",
+    ]
+    labels += ["unit.gate: mul", "unit: add", "unit: relu", "model: relu", "model: mean", "head"]
+    assert [n.label for n in ov.nodes] == labels
+    # x * w: the gate's product takes unit.b's map and the reshaped weights; the residual "+" takes the
+    # product and the unit's input (the stem's relu). Everything else is a chain.
+    want = {(i, i + 1) for i in range(len(labels) - 1)} | {(5, 12), (2, 13)}
+    assert set(ov.edges) == want and len(ov.edges) == len(want)
+    assert ov.fed_by(12) == [5, 11] and ov.fed_by(13) == [2, 12]

@@ -31,3 +31,18 @@ def test_default_model_is_summarised_and_every_layer_on_request() -> None:
     widget(at, "segmented_control", "ov_detail").set_value("every").run()
     assert_ok(at)
     assert any(c.value.endswith("connections.") for c in at.caption)
+
+
+def test_a_served_users_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    from usermodels.strange import Strange
+
+    from cnnviz import models
+    from cnnviz.models import user
+
+    monkeypatch.setattr(user, "_USER", {})
+    torch.manual_seed(5)
+    models.add_user_model(models.from_module(Strange(), name="strange", input_size=40))
+    at = open_page(PAGE)
+    assert_ok(at)
+    assert tr("ov.every", "en", layers=17, edges=19) in [c.value for c in at.caption]
