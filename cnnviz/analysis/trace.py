@@ -31,7 +31,12 @@ relative. The network's float32 convolution rounds each of its n = (C_in / group
 in whatever order its kernel uses; the classical bound for a sum of n terms in any order is
 |error| ≤ n · u · Σ|terms| with u the unit roundoff, plus one rounding of the result. With u = 2⁻²⁴ for
 float32 (the dtype's own epsilon for other dtypes, and 2⁻¹⁰ when CUDA convolutions run in TF32) that bound is
-what `tolerance` is; measured errors are far below it (a few u · Σ|terms|).
+what `tolerance` is. Measured on the CPU over 60 random cells of every conv of an untrained resnet18: at most
+0.7 u · Σ|terms|, 0.35 % of the bound.
+
+Not yet checked on a GPU: there, cuDNN may pick Winograd or FFT convolutions, which mix neighbouring values
+within a tile, so a NaN probe could reach cells that do not depend on it and the box would come out too large
+(never too small); the TF32 tolerance is likewise untested.
 """
 
 from __future__ import annotations
