@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz import charts, render
 from cnnviz.analysis.cam import CAM_METHODS, top_k
 from cnnviz.analysis.features import FeatureMaps, feature_map_stats, rank_channels
-from cnnviz.ui import cache
+from cnnviz.ui import cache, trace_view
 from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered
@@ -78,6 +78,7 @@ def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
             hide_index=True,
             key="fm_stats",
         )
+    trace_view.trace_ui(loaded, choice.image, layer, fmaps, channel)
 
 
 with right:
