@@ -149,8 +149,29 @@ def test_running_histogram_grows_both_ways_exactly() -> None:
     chunks = [rng.normal(0, 0.01, 50), rng.normal(30, 1, 50), rng.normal(-500, 5, 50), np.zeros(10), [np.nan]]
     hist = _RunningHistogram(8)
     for chunk in chunks:
-        hist.add(torch.tensor(np.asarray(chunk, dtype=np.float64)))
+        values = torch.tensor(np.asarray(chunk, dtype=np.float64))
+        hist.add(values, float(values.min()), float(values.max()))
     result = hist.result()
     values = np.concatenate(chunks[:-1])
     np.testing.assert_array_equal(result.counts, np.histogram(values, result.edges)[0])
     assert result.edges[0] <= values.min() and result.edges[-1] > values.max() and result.nonfinite == 1
+
+
+def test_shared_and_in_place_outputs_are_reduced_as_produced() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True)),  # "0" returns "0.2"'s
+        nn.Conv2d(4, 2, 3),
+    )
+    _, _, _, batches = make_set(9, (3, 10, 10), batch=4)
+    report = layer_health(model, batches, bins=8)
+    names = ["0", "0.0", "0.1", "0.2", "1"]
+    per_batch = [plain_outputs(model, names, xb) for _, xb, _ in batches]
+    for name in names:
+        a = torch.cat([b[name][0] for b in per_batch]).double().numpy()
+        row = report.layer(name)
+        np.testing.assert_allclose(row.channel_mean, a.mean(axis=(0, 2, 3)), rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(row.channel_min, a.min(axis=(0, 2, 3)))
+        np.testing.assert_array_equal(row.histogram.counts, np.histogram(a, row.histogram.edges)[0])
+    assert report.layer("0.1").channel_min.min() < 0  # the BN output before the in-place ReLU changed it
+    np.testing.assert_array_equal(report.layer("0").histogram.edges, report.layer("0.2").histogram.edges)
