@@ -106,11 +106,21 @@ def main() -> None:
         parser.error(f"unknown analyses {sorted(unknown)}; choose from {', '.join(ANALYSES)}")
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "131072", "OMP_NUM_THREADS": str(args.threads)}
     results: dict[tuple[str, int], dict[str, float]] = {}
-    print(f"MobileNetV2 (untrained), {args.size}×{args.size}, batch {args.batch}, CPU, {args.threads} thread(s)")
-    print(f"{'analysis':<11} {'images':>6} {'images/s':>9} {'× plain':>8} {'Python peak MiB':>16} {'RSS peak MiB':>13}")
+    print(
+        f"MobileNetV2 (untrained), {args.size}×{args.size}, batch {args.batch}, CPU, {args.threads} thread(s)"
+    )
+    header = ("analysis".ljust(11), "images".rjust(6), "images/s".rjust(9), "× plain".rjust(8))
+    print(*header, "Python peak MiB".rjust(16), "RSS peak MiB".rjust(13))
     for analysis in analyses:
         for images in counts:
-            command = [sys.executable, __file__, "--child", f"{analysis}:{images}", "--batch", str(args.batch)]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                f"{analysis}:{images}",
+                "--batch",
+                str(args.batch),
+            ]
             command += ["--size", str(args.size), "--threads", str(args.threads)]
             out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
             r = results[analysis, images] = json.loads(out.strip().splitlines()[-1])
@@ -126,10 +136,9 @@ def main() -> None:
         print(f"memory at {high} images / at {low} images (flat ≈ 1):")
         for analysis in analyses:
             a, b = results[analysis, low], results[analysis, high]
-            print(
-                f"  {analysis:<11} Python peak ×{b['python_peak_mib'] / max(a['python_peak_mib'], 1e-9):.2f}, "
-                f"RSS peak ×{b['rss_peak_mib'] / max(a['rss_peak_mib'], 1e-9):.2f}"
-            )
+            python = b["python_peak_mib"] / max(a["python_peak_mib"], 1e-9)
+            rss = b["rss_peak_mib"] / max(a["rss_peak_mib"], 1e-9)
+            print(f"  {analysis:<11} Python peak ×{python:.2f}, RSS peak ×{rss:.2f}")
 
 
 if __name__ == "__main__":

@@ -120,3 +120,11 @@ def test_two_images_through_one_model() -> None:
     with pytest.raises(ValueError, match="image_b must be one preprocessed image"):
         compare_images(model, x[0], x)
     assert hook_count(model) == 0
+
+
+def test_memory_budget_for_co_moments() -> None:
+    a, b = net(0), net(1)
+    _, _, _, batches = make_set(6, (3, 12, 12))
+    with pytest.raises(ValueError, match=r"would keep .* MiB of co-moment matrices"):
+        compare_models(a, b, batches, max_bytes=1000)
+    assert compare_models(a, b, batches, layers=["1"], max_bytes=8 * 3 * 8**2).layers == ("1",)

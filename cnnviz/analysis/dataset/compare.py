@@ -88,7 +88,8 @@ class ModelComparison:
         layers: Matched module names, in model A's execution order.
         shapes: Output shape of one image at each matched layer, e.g. (64, 28, 28).
         cka: (L,) linear CKA of the spatially averaged channels over the set.
-        unmatched: Names considered but not compared (only in one model, or of different shapes).
+        unmatched: Names both models have that were not compared: outputs of different shapes, or without a
+            channel axis in one of them.
         images: Images seen.
         agreement: Share of images with the same arg-max class; None when the outputs are not comparable
             class scores.
@@ -208,6 +209,10 @@ class _Recorder:
         self.values[name] = self.reduce(out.detach())
 
 
+def _co_moment_bytes(p: int, q: int) -> int:
+    return 8 * (p * p + q * q + p * q)
+
+
 def _pooled(out: Tensor) -> np.ndarray:
     pooled = out.double().mean(dim=tuple(range(2, out.dim()))) if out.dim() > 2 else out.double()
     return pooled.cpu().numpy()
@@ -244,6 +249,7 @@ def compare_models(
     *,
     layers: Iterable[str | nn.Module] | None = None,
     limit: int = 100,
+    max_bytes: int = 256 * 2**20,
     progress: Progress | None = None,
 ) -> ModelComparison:
     """Streams one set through two models; per matched layer the linear CKA, and where predictions differ.
@@ -254,10 +260,14 @@ def compare_models(
         batches: Iterable of (paths, x (N, C, H, W), labels or None); the same x goes to both models.
         layers: Names (or model A's modules) to compare; None: every matched module (module docstring).
         limit: Disagreements kept as examples.
+        max_bytes: Most memory the co-moment matrices may take, 8·(p² + q² + pq) bytes per layer; more
+            raises ValueError before anything is accumulated (every layer of MobileNetV2 needs about
+            800 MiB: choose layers).
         progress: Called with the number of images done after each batch.
 
     Raises:
-        ValueError: a named layer missing in a model, no layer matched, an empty set, bad options.
+        ValueError: a named layer missing in a model, no layer matched, the layers would need more than
+            `max_bytes`, an empty set, bad options.
     """
     check_model(model_a, "model_a")
     check_model(model_b, "model_b")
@@ -302,6 +312,12 @@ def compare_models(
             if not ok:
                 raise ValueError(
                     "no layer matched: the models share no module name with outputs of equal shape."
+                )
+            need = sum(_co_moment_bytes(rec_a.shapes[n][0], rec_b.shapes[n][0]) for n in ok)
+            if need > max_bytes:
+                raise ValueError(
+                    f"comparing {len(ok)} layers would keep {need / 2**20:.0f} MiB of co-moment matrices, "
+                    f"more than max_bytes ({max_bytes / 2**20:.0f} MiB); pass fewer layers or a larger max_bytes."
                 )
             matched = ok
             moments = {n: _CrossMoments() for n in matched}
