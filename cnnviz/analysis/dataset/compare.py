@@ -317,7 +317,7 @@ def compare_models(
             if need > max_bytes:
                 raise ValueError(
                     f"comparing {len(ok)} layers would keep {need / 2**20:.0f} MiB of co-moment matrices, "
-                    f"more than max_bytes ({max_bytes / 2**20:.0f} MiB); pass fewer layers or raise max_bytes."
+                    f"more than max_bytes ({max_bytes / 2**20:.0f} MiB): pass fewer layers."
                 )
             matched = ok
             moments = {n: _CrossMoments() for n in matched}
