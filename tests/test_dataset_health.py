@@ -103,10 +103,11 @@ def test_batch_norm_against_torchs_own_batch_statistics() -> None:
     assert "batch_norm_shift" in row.problems  # conv outputs with a -1e4 bias are far from running stats
 
 
-def test_gradient_norms_against_per_image_autograd() -> None:
+@pytest.mark.parametrize("gradient_batch", [8, 3])
+def test_gradient_norms_against_per_image_autograd(gradient_batch: int) -> None:
     model = model_with_dead_channels().train()
     _, x, labels, batches = make_set(9, (3, 12, 12), classes=4, batch=4)
-    report = layer_health(model, batches)
+    report = layer_health(model, batches, gradient_batch=gradient_batch)
     assert report.gradients is True
     model.eval()
     names = ["0", "2", "4", "6", "7"]

@@ -231,6 +231,7 @@ def layer_health(
     gradients: bool | None = None,
     saturation_margin: float = 0.05,
     saturation_share: float = 0.95,
+    gradient_batch: int = 8,
     progress: Progress | None = None,
 ) -> HealthReport:
     """Streams a set through `model` and reports the health of each module's output.
@@ -244,6 +245,8 @@ def layer_health(
             labels.
         saturation_margin: Distance from a bound, as a share of the output range, that counts as "near".
         saturation_share: Share of a channel's values near a bound that makes it saturated.
+        gradient_batch: With gradients, each batch runs forward and backward in slices of at most this many
+            images (the backward pass keeps every layer's output and gradient of the slice alive).
         progress: Called with the number of images done after each batch.
 
     Raises:
@@ -254,6 +257,8 @@ def layer_health(
         raise ValueError(f"bins must be an even integer ≥ 2, got {bins!r}.")
     if not 0 < saturation_margin < 0.5:
         raise ValueError(f"saturation_margin must be between 0 and 0.5, got {saturation_margin!r}.")
+    if isinstance(gradient_batch, bool) or not isinstance(gradient_batch, int) or gradient_batch < 1:
+        raise ValueError(f"gradient_batch must be a positive integer, got {gradient_batch!r}.")
     if not 0 < saturation_share <= 1:
         raise ValueError(f"saturation_share must be in (0, 1], got {saturation_share!r}.")
     modules = dict(model.named_modules())
@@ -290,17 +295,23 @@ def layer_health(
     for _, x, y in stream(model, batches, labels=True if gradients else None, progress=progress):
         if use_gradients is None:
             use_gradients = y is not None
-        shared.clear()
         if use_gradients and y is not None:
-            with capture(model, names, gradients=True, store=False) as cap, hooked(model, names, hook):
-                model.eval()
-                logits = logits_of(model(x))
-                _check_labels(y, logits.shape[1])
-                cap.backward(F.cross_entropy(logits.float(), y.to(logits.device), reduction="sum"))
-                for name, grads in cap.gradient_calls.items():
-                    if name in stats:
-                        stats[name].grad_sq += sum(float(g.square().sum(dtype=torch.float64)) for g in grads)
+            # Backward keeps every layer's output and gradient alive: go in slices of gradient_batch images.
+            for start in range(0, x.shape[0], gradient_batch):
+                part, labels = x[start : start + gradient_batch], y[start : start + gradient_batch]
+                shared.clear()
+                with capture(model, names, gradients=True, store=False) as cap, hooked(model, names, hook):
+                    model.eval()
+                    logits = logits_of(model(part))
+                    _check_labels(labels, logits.shape[1])
+                    cap.backward(F.cross_entropy(logits.float(), labels.to(logits.device), reduction="sum"))
+                    for name, grads in cap.gradient_calls.items():
+                        if name in stats:
+                            stats[name].grad_sq += sum(
+                                float(g.square().sum(dtype=torch.float64)) for g in grads
+                            )
         else:
+            shared.clear()
             with capture(model, [], store=False), hooked(model, names, hook), torch.no_grad():
                 model.eval()
                 model(x)
