@@ -62,6 +62,20 @@ def _number(value: float, fmt: str) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def channel_colorscale(channel: int) -> list[list]:
+    """The colour scale of one channel of an RGB image (0 = R, 1 = G, 2 = B): black at 0, the pure channel
+    colour at the top, the way the channel is pictured alone (the other two set to 0): larger is brighter.
+
+    (plotly's "Reds", "Greens" and "Blues" run from white to dark, the opposite of the channel pictures.)
+    """
+    if channel not in (0, 1, 2):
+        raise ValueError(f"channel must be 0 (R), 1 (G) or 2 (B), got {channel!r}.")
+    top = ["rgb(255,0,0)", "rgb(0,255,0)", "rgb(0,0,255)"][channel]
+    return [[0.0, "rgb(0,0,0)"], [1.0, top]]
+
+
+__all__ += ["channel_colorscale"]
+
 MAX_WRITTEN_COLUMNS = 20
 """Wider matrices (a flattened vector, say) keep their numbers on hover only: written, they overprint."""
 

@@ -291,6 +291,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "img.gray_matrix": ("Grayscale values of the window", "창의 흑백 값"),
     "img.binary": ("Black and white: 1 and 0", "흑백 이미지: 1과 0"),
     "img.threshold": ("Threshold: darker than this is black (1)", "임계값: 이보다 어두우면 검정 (1)"),
+    "img.threshold_auto": (
+        "Choose the threshold automatically (Otsu's method)",
+        "임계값 자동 선택 (오츠 방법)",
+    ),
+    "img.threshold_help": (
+        "Otsu's method tries every threshold and keeps the one that splits the window's pixels into two "
+        "groups lying furthest apart. Turn it off to move the slider yourself.",
+        "오츠 방법은 모든 임계값을 시험해, 창의 픽셀을 서로 가장 멀리 떨어진 두 무리로 나누는 값을 고릅니다. "
+        "끄면 슬라이더를 직접 움직일 수 있습니다.",
+    ),
     "img.binary_caption": ("Black = 1, white = 0, as in the lecture", "강의처럼 검정 = 1, 흰색 = 0"),
     "img.binary_matrix": ("Binary matrix", "이진 행렬"),
     "img.channels": ("Channels: R, G, B", "채널: R, G, B"),
