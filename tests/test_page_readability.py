@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
 from pagetest import assert_ok, open_page, widget
-from plotly.colors import unlabel_rgb
+from plotly.colors import hex_to_rgb, unlabel_rgb
 
 from cnnviz import images, render
 from cnnviz.analysis import pixels
@@ -17,6 +18,18 @@ def _chart(at, key: str) -> dict:
     found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or f"-{key}" in c.proto.id]
     assert found, f"no chart with key {key!r}"
     return json.loads(found[0].proto.spec)
+
+
+def _plotted(value: object) -> np.ndarray:
+    """A plotly array as the browser gets it: a list, or a base64 typed array {"dtype", "bdata", "shape"}."""
+    if isinstance(value, dict) and "bdata" in value:
+        arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return arr.reshape([int(n) for n in str(value["shape"]).split(",")]) if "shape" in value else arr
+    return np.asarray(value, dtype=np.float64)
+
+
+def _rgb(colour: str) -> tuple[float, ...]:
+    return tuple(hex_to_rgb(colour)) if colour.startswith("#") else unlabel_rgb(colour)
 
 
 def _colour_at(scale: list, v: float) -> np.ndarray:
@@ -63,3 +76,39 @@ def test_black_and_white_starts_from_the_windows_otsu_split_and_is_not_empty() -
     at.slider(key="px_threshold").set_value(256).run()
     assert_ok(at)
     assert np.array(_chart(at, "px_binary")["data"][0]["text"], dtype=int).min() == 1
+
+
+# --- Feature maps -------------------------------------------------------------------------------------------
+
+
+def test_a_vector_layer_is_drawn_as_bars_of_its_own_numbers() -> None:
+    """classifier.1 of MobileNetV2 is (1000, 1, 1): 1000 bars, the layer's output run by hand."""
+    import torch
+
+    from cnnviz import models
+
+    at = open_page("pages/4_Feature_maps.py")
+    at.selectbox(key="layer").set_value("classifier.1").run()
+    assert_ok(at)
+    loaded = models.load("mobilenet_v2")
+    with torch.no_grad():
+        logits = loaded.model(loaded.preprocess(images.load_sample("chelsea")))[0].double().numpy()
+    bars = _chart(at, "fm_vector")["data"][0]
+    assert bars["type"] == "bar"
+    np.testing.assert_allclose(_plotted(bars["y"]), logits, rtol=1e-4, atol=1e-4)
+    assert not [s for s in at.slider if s.key == "n_channels"], "no grid of identical 1 × 1 squares"
+    # A map layer keeps its grid.
+    at.selectbox(key="layer").set_value("features.0.0").run()
+    assert_ok(at)
+    assert [s for s in at.slider if s.key == "n_channels"]
+
+
+def test_grad_cam_overlay_and_raw_map_share_one_colour_map() -> None:
+    """The overlay's colours at heat 0 and 1 are the raw chart's first and last (it was jet on viridis)."""
+    at = open_page("pages/4_Feature_maps.py")
+    assert_ok(at)
+    scale = _chart(at, "fm_cam_raw")["data"][0]["colorscale"]
+    heat = np.array([[0.0, 1.0]], np.float32)
+    blended = np.asarray(render.overlay(np.zeros((1, 2, 3), np.uint8), heat, alpha=1.0))
+    np.testing.assert_allclose(blended[0, 0], _rgb(scale[0][1]), atol=1)
+    np.testing.assert_allclose(blended[0, 1], _rgb(scale[-1][1]), atol=1)

@@ -189,6 +189,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "평균 활성값이 큰 채널부터, 각 채널은 자기 범위로 색을 맞췄습니다.",
     ),
     "fm.channel": ("Open a channel", "채널 열기"),
+    "fm.vector_caption": (
+        "A vector: {c} numbers, one per channel (each channel is a 1 × 1 map), drawn as bars.",
+        "벡터: 채널마다 하나씩 {c}개의 수 (채널 하나가 1 × 1 맵)를 막대로 그렸습니다.",
+    ),
+    "fm.value": ("value", "값"),
     "fm.channel_item": ("channel {i}", "채널 {i}"),
     "fm.channel_title": ("Channel {i} of {layer}", "{layer}의 채널 {i}"),
     "fm.stats": ("Per-channel statistics", "채널별 통계"),
