@@ -47,3 +47,51 @@ def test_default_black_and_white_window_is_neither_empty_nor_full(name: str) -> 
         pytest.skip(f"{name}'s centre is a single grey")
     assert 0 < binary.sum() < binary.size, name
     # The old fixed 128 left at least one sample's window a single colour (the issue's "looks empty").
+
+
+# --- Convolution: error sentences ------------------------------------------------------------------------
+
+
+def test_plain_pooling_too_big_for_its_input_names_only_window_and_input() -> None:
+    """The pooling tab has no padding or dilation, so its sentence names neither."""
+    from cnnviz.analysis import conv
+
+    for kind in conv.POOL_KINDS:
+        with pytest.raises(conv.ConvSettingsError) as caught:
+            conv.pool2d(np.zeros((2, 2)), kind, 4, 2)
+        assert caught.value.key == "pool_too_large"
+        text = str(caught.value).lower()
+        assert "4×4" in text and "2×2" in text
+        assert "dilation" not in text and "padding" not in text and "padded" not in text
+    # With padding or dilation given, the general sentence (which names them) stays.
+    with pytest.raises(conv.ConvSettingsError, match="dilation 2"):
+        conv.pool_output_size(3, 3, 1, 0, 2)
+
+
+def test_every_convolution_error_has_a_korean_sentence() -> None:
+    """Each sentence of conv.ERROR_MESSAGES (the transposed-convolution size error among them) in Korean."""
+    import string
+
+    from cnnviz.analysis import conv
+    from cnnviz.ui.text import TEXT, tr
+
+    for key, english in conv.ERROR_MESSAGES.items():
+        fields = {name for _, name, _, _ in string.Formatter().parse(english) if name}
+        params = dict.fromkeys(fields, 3)
+        assert f"converr.{key}" in TEXT, key
+        korean = tr(f"converr.{key}", "ko", **params)
+        assert korean != tr(f"converr.{key}", "en", **params), key
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in korean), key  # Hangul syllables
+
+
+def test_the_transposed_convolution_size_error_reaches_a_korean_page_in_korean(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cnnviz.analysis import conv
+    from cnnviz.ui import feedback
+
+    with pytest.raises(conv.ConvSettingsError) as caught:
+        conv.transposed_output_size(1, 1, 1, 3)
+    monkeypatch.setattr(feedback, "language", lambda: "ko")
+    monkeypatch.setattr("cnnviz.ui.text.language", lambda: "ko")
+    assert feedback.explain(caught.value) == "이 설정에서는 전치 합성곱의 출력 크기가 -5로, 1보다 작습니다."

@@ -98,6 +98,7 @@ ERROR_MESSAGES: dict[str, str] = {
         "The kernel (size {kernel}, dilation {dilation}, so it spans {span}) is larger than the padded input "
         "({size} + 2×{padding} = {padded})."
     ),
+    "pool_too_large": "The pooling window ({kernel}×{kernel}) is larger than the input ({size}×{size}).",
     "pool_padding": (
         "Pooling padding must be at most half the kernel size in PyTorch, got padding {padding} "
         "with kernel {kernel}."
@@ -260,6 +261,9 @@ def pool_output_size(
             out -= 1
     else:
         out = numerator // s + 1
+    if out < 1 and p == 0 and d == 1:
+        # Plain pooling (the lecture's) has no padding or dilation to name: the window is too big, that's all.
+        raise ConvSettingsError("pool_too_large", kernel=f, size=i)
     if out < 1:
         raise ConvSettingsError(
             "kernel_too_large",

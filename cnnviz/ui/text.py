@@ -398,6 +398,40 @@ TEXT: dict[str, tuple[str, str]] = {
         "Pooling padding must be at most half the kernel size.",
         "풀링의 패딩은 필터 크기의 절반 이하여야 합니다 (패딩 {padding}, 필터 {kernel}).",
     ),
+    "converr.pool_too_large": (
+        "The pooling window ({kernel}×{kernel}) is larger than the input ({size}×{size}).",
+        "풀링 창({kernel}×{kernel})이 입력({size}×{size})보다 큽니다.",
+    ),
+    "converr.output_padding": (
+        "The output padding must be 0 or more and smaller than the stride or the dilation.",
+        "출력 패딩은 0 이상이고 스트라이드나 팽창(dilation)보다 작아야 합니다 "
+        "(지금 {value}, 스트라이드 {stride}, 팽창 {dilation}).",
+    ),
+    "converr.transposed_too_small": (
+        "These settings make the transposed convolution's output size {value}, below 1.",
+        "이 설정에서는 전치 합성곱의 출력 크기가 {value}로, 1보다 작습니다.",
+    ),
+    "converr.padding_mode": (
+        "The padding mode must be one of {choices}.",
+        "패딩 방식은 {choices} 중 하나여야 합니다 (지금 {value!r}).",
+    ),
+    "converr.pool_kind": (
+        "The pooling kind must be one of {choices}.",
+        "풀링 종류는 {choices} 중 하나여야 합니다 (지금 {value!r}).",
+    ),
+    "converr.bias_shape": (
+        "The bias must hold {expected} number(s).",
+        "편향(bias)은 수 {expected}개여야 합니다 (지금 모양 {shape}).",
+    ),
+    "converr.fc_weight_shape": (
+        "The FC weight must have {expected} columns.",
+        "FC 가중치는 열이 {expected}개(펼친 값마다 하나)여야 합니다 (지금 모양 {shape}).",
+    ),
+    "converr.preset_unknown": (
+        "Unknown kernel preset {value!r}.",
+        "알 수 없는 필터 프리셋 {value!r}입니다. {choices} 중에서 고르세요.",
+    ),
+    "converr.count": ("The {name} must be at least 1.", "{name} 값은 1 이상이어야 합니다 (지금 {value})."),
     "converr.empty": ("The {name} is empty.", "{name} 배열이 비어 있습니다."),
     "converr.ndim": ("The {name} has the wrong shape {shape}.", "{name}의 모양({shape})이 맞지 않습니다."),
     "converr.not_finite": (
