@@ -11,6 +11,7 @@ from plotly.colors import hex_to_rgb, unlabel_rgb
 
 from cnnviz import images, render
 from cnnviz.analysis import pixels
+from cnnviz.ui.text import tr
 
 
 def _chart(at, key: str) -> dict:
@@ -112,3 +113,86 @@ def test_grad_cam_overlay_and_raw_map_share_one_colour_map() -> None:
     blended = np.asarray(render.overlay(np.zeros((1, 2, 3), np.uint8), heat, alpha=1.0))
     np.testing.assert_allclose(blended[0, 0], _rgb(scale[0][1]), atol=1)
     np.testing.assert_allclose(blended[0, 1], _rgb(scale[-1][1]), atol=1)
+
+
+# --- Convolution and pooling --------------------------------------------------------------------------------
+
+
+def _open_tab(at) -> int | None:
+    """The index of the tab the Convolution page's tab bar opens on (None: the first, untracked)."""
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if (
+            proto is not None
+            and type(proto).__name__ == "Block"
+            and proto.WhichOneof("type") == "tab_container"
+        ):
+            yield proto.tab_container
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    (bar,) = list(walk(at._tree))
+    return bar.default_tab_index if bar.id else None
+
+
+def test_quiz_answer_is_hidden_until_asked_for() -> None:
+    at = open_page("pages/2_Convolution_and_pooling.py")
+    assert_ok(at)
+    quiz_answer = [m for m in at.markdown if "(H, W, C)" in m.value and "→" in m.value]
+    assert quiz_answer, "the answer is on the page"
+    (answer_box,) = [e for e in at.expander if any(m.value == quiz_answer[0].value for m in e.markdown)]
+    assert answer_box.proto.expanded is False
+
+
+def test_the_open_tab_survives_a_language_switch() -> None:
+    at = open_page("pages/2_Convolution_and_pooling.py")
+    at.session_state["conv_tab"] = "pool"  # what clicking the Pooling tab stores (its id, not its label)
+    at.run()
+    assert_ok(at)
+    assert _open_tab(at) == 3
+    widget(at, "segmented_control", "lang").set_value("ko").run()
+    assert_ok(at)
+    assert _open_tab(at) == 3, "still Pooling, now labelled in Korean"
+    assert [tab.label for tab in at.tabs][3] == tr("conv.tab.pool", "ko")
+
+
+def test_play_is_a_browser_animation_with_pause_and_speeds() -> None:
+    """No server rerun per step: one figure whose frames are the steps, played by plotly in the browser."""
+    import time
+
+    from cnnviz import charts
+    from cnnviz.analysis import conv
+
+    at = open_page("pages/2_Convolution_and_pooling.py")
+    assert not [b for b in at.button if b.key == "conv_play"]
+    started = time.perf_counter()
+    at.toggle(key="conv_animate").set_value(True).run()
+    elapsed = time.perf_counter() - started
+    assert_ok(at)
+    fig = _chart(at, "conv_animation")
+    x = np.round(conv.downsize_gray(images.load_sample("chelsea"), 6), 2)
+    steps = conv.conv2d_steps(x, conv.kernel_preset("identity", 3))
+    assert len(fig["frames"]) == steps.n_steps == 16
+    for k in (0, 5, 15):
+        products, partial = fig["frames"][k]["data"]
+        np.testing.assert_allclose(_plotted(products["z"]), steps.step(k).products[0])
+        filled = np.isfinite(_plotted(partial["z"]).astype(float))
+        assert filled.sum() == k + 1  # the feature map fills in up to this step
+    (menu,) = fig["layout"]["updatemenus"]
+    durations = [b["args"][1]["frame"]["duration"] for b in menu["buttons"] if b["args"][0] is None]
+    assert sorted(durations) == sorted(charts.ANIMATION_SPEEDS.values())  # play at each speed
+    pauses = [b for b in menu["buttons"] if b["args"][0] == [None]]
+    assert pauses and pauses[0]["args"][1]["mode"] == "immediate"  # plotly's pause
+    assert len(fig["layout"]["sliders"][0]["steps"]) == 16
+    assert elapsed < 15, "one rerun, not one per step"
+
+
+def test_pooling_too_big_says_so_without_naming_padding_or_dilation() -> None:
+    at = open_page("pages/2_Convolution_and_pooling.py")
+    at.slider(key="pool_size").set_value(2).run()
+    at.slider(key="pool_k").set_value(4).run()
+    assert_ok(at)
+    said = [e.value for e in at.error]
+    assert tr("converr.pool_too_large", "en", kernel=4, size=2) in said
+    assert not any("dilation" in s or "padd" in s for s in said)

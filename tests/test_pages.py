@@ -219,7 +219,7 @@ def test_convolution_controls_and_impossible_settings() -> None:
     assert len(products) == 9  # a 3 × 3 kernel, every term written out
     assert number(shown) == pytest.approx(ref, abs=0.01)
     assert sum(products) == pytest.approx(ref, abs=0.05)  # the printed terms are rounded for reading
-    at.button(key="conv_play").click().run()
+    at.toggle(key="conv_animate").set_value(True).run()  # the browser plays it (test_page_readability)
     _ok(at)
     # Impossible: stride 0 and a kernel larger than the padded input give one sentence each, no traceback.
     at.number_input(key="conv_stride").set_value(0).run()

@@ -499,7 +499,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "conv.mode.replicate": ("replicate", "복제"),
     "conv.mode.circular": ("circular", "원형"),
     "conv.step": ("Output cell (step)", "출력 칸 (단계)"),
-    "conv.play": ("▶ Play", "▶ 재생"),
+    "conv.play": ("▶", "▶"),
+    "conv.pause": ("❚❚ Pause", "❚❚ 일시정지"),
+    "conv.animate": ("Animate every step", "모든 단계를 애니메이션으로"),
+    "conv.animate_help": (
+        "Plays in the browser: ▶ at ½×, 1×, 2× or 4× speed, ❚❚ to pause, the slider to go to any step.",
+        "브라우저에서 재생됩니다: ▶ 0.5×, 1×, 2×, 4× 속도, ❚❚로 일시정지, 슬라이더로 원하는 단계로 이동.",
+    ),
+    "conv.frames_cut": (
+        "The animation plays the first {shown} of the {n} steps; the step slider (animation off) reaches all.",
+        "애니메이션은 {n}단계 중 처음 {shown}단계만 재생합니다. 애니메이션을 끄면 슬라이더로 모든 단계를 볼 수 "
+        "있습니다.",
+    ),
     "conv.padded": ("Input (padding shaded), the window in red", "입력 (패딩은 음영), 빨간 창이 필터 위치"),
     "conv.kernel": ("Filter weights", "필터 가중치"),
     "conv.products": ("Window × filter, element by element", "창 × 필터 (원소별 곱)"),
@@ -526,6 +537,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "이 결과는 torch.nn.functional.conv2d가 내놓는 크기와 같습니다 (테스트로 확인).",
     ),
     "conv.quiz": ("The lecture's quiz", "강의의 퀴즈"),
+    "conv.quiz_answer": ("Show the answer", "정답 보기"),
     "conv.quiz_q": (
         "Q. A (32, 32, 3) input, ten (4, 4) filters, stride 2, padding 1: what size is the feature map?",
         "Q. (32, 32, 3)의 입력 데이터, (4, 4)의 필터 10개 적용, stride=2, padding=1. Feature map의 크기는?",
