@@ -11,7 +11,7 @@ from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered
 
-choice = page("page.features", tasks=("classification",))
+choice = page("page.features", tasks=("classification",), view=("layer",))
 st.title(t("page.features"))
 loaded = require_model(choice.model_name)
 if loaded is None:
@@ -35,9 +35,9 @@ with left:
         st.plotly_chart(charts.bars([p.name for p in preds], [p.probability for p in preds]), key="fm_topk")
 
 
-@st.fragment
 def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
-    """Layer, grid, channel and statistics: a fragment, so switching them redraws only this column."""
+    """Layer, grid, channel and statistics. Not a fragment: a layer switch reruns the page (the forward pass
+    is cached), so the sidebar's share link carries the new layer."""
     layer = st.selectbox(
         t("fm.layer"), fmaps.layers, index=0, key="layer", bind="query-params", help=t("fm.layer_help")
     )

@@ -196,3 +196,42 @@ def test_pooling_too_big_says_so_without_naming_padding_or_dilation() -> None:
     said = [e.value for e in at.error]
     assert tr("converr.pool_too_large", "en", kernel=4, size=2) in said
     assert not any("dilation" in s or "padd" in s for s in said)
+
+
+# --- Share link ---------------------------------------------------------------------------------------------
+
+
+def _share_url(at) -> str:
+    (link,) = [c.value for c in at.sidebar.code if "?" in c.value]
+    return link
+
+
+def test_share_link_carries_the_layer_and_opens_that_view() -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    at = open_page("pages/4_Feature_maps.py")
+    layer = "features.3.conv.0.0"
+    at.selectbox(key="layer").set_value(layer).run()
+    assert_ok(at)
+    query = {k: v[0] for k, v in parse_qs(urlsplit(_share_url(at)).query).items()}
+    assert query["layer"] == layer and query["model"] == "mobilenet_v2" and query["image"] == "chelsea"
+    fresh = open_page("pages/4_Feature_maps.py", **query)  # a new visitor following the link
+    assert_ok(fresh)
+    assert fresh.selectbox(key="layer").value == layer
+
+
+def test_share_link_says_an_upload_cannot_travel_in_it() -> None:
+    import io
+
+    from PIL import Image
+
+    at = open_page("pages/4_Feature_maps.py")
+    note = tr("side.share_own_image", "en", name="chelsea")
+    assert note not in [c.value for c in at.sidebar.caption]
+    widget(at, "segmented_control", "src").set_value("upload").run()
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 100, 50)).save(buf, "PNG")
+    at.file_uploader(key="upload").upload("mine.png", buf.getvalue(), "image/png").run()
+    assert_ok(at)
+    assert note in [c.value for c in at.sidebar.caption]
+    assert "image=chelsea" in _share_url(at)

@@ -161,7 +161,7 @@ def _image_picker() -> tuple[Image.Image, str]:
     return fallback
 
 
-def _share_link(page_url: str, params: dict[str, str]) -> None:
+def _share_link(page_url: str, params: dict[str, str], own_image: bool = False) -> None:
     """A link that opens exactly this view: this page with this language, image and model.
 
     Shown rather than written into the address bar: writing st.query_params during the run that follows a page
@@ -171,6 +171,8 @@ def _share_link(page_url: str, params: dict[str, str]) -> None:
     base = f"{where.scheme}://{where.netloc}" if where.netloc else ""
     st.sidebar.caption(t("side.share"))
     st.sidebar.code(f"{base}/{page_url}?{urlencode(params)}", language=None, wrap_lines=True)
+    if own_image:  # an upload or a drawing has no name a URL could carry
+        st.sidebar.caption(t("side.share_own_image", name=params.get("image", DEFAULT_SAMPLE)))
 
 
 def page(
@@ -179,12 +181,14 @@ def page(
     model_key: str = "model",
     image: bool = True,
     tag: str | None = None,
+    view: tuple[str, ...] = (),
 ) -> Choice:
     """Sets up a page: config, language, navigation, and the shared image and model pickers.
 
     Every page (and app.py) calls this first, so each also works when opened directly from a shared link.
     `tasks` limits the model list to the page's tasks (and `tag` to models showing one idea, e.g. "se");
-    each task group has its own widget key.
+    each task group has its own widget key. `view` names the page's own widget keys that the share link
+    carries too (e.g. "layer"), read from this run's state or the URL.
     """
     lang = remembered(
         st.sidebar.segmented_control,
@@ -201,8 +205,10 @@ def page(
     picked, name = _image_picker() if image else (cache.sample_image(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
     model_name = _model_picker(tasks, model_key, tag) if tasks else None
     shown = {"lang": lang, "image": st.session_state.get("image") if image else None, model_key: model_name}
+    shown |= {k: st.session_state.get(k) or st.query_params.get(k) for k in view}
     url = next((p.url for p in nav.PAGES if p.title_key == title_key), "")
-    _share_link(url, {k: str(v) for k, v in shown.items() if v is not None})
+    own = image and name != st.session_state.get("image")
+    _share_link(url, {k: str(v) for k, v in shown.items() if v is not None}, own_image=own)
     return Choice(lang=lang, image=picked, image_name=name, model_name=model_name)
 
 

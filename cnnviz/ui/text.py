@@ -30,6 +30,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "app.chosen": ("Your image and model", "고른 이미지와 모델"),
     "side.lang": ("Language", "언어"),
     "side.share": ("Link to this view", "이 화면으로 가는 링크"),
+    "side.share_own_image": (
+        "Your uploaded or drawn image can't travel in a link: it opens with the sample {name}.",
+        "업로드하거나 그린 이미지는 링크에 담을 수 없습니다. 링크는 샘플 {name}(으)로 열립니다.",
+    ),
     "side.image": ("Image", "이미지"),
     "side.image_source": ("Image source", "이미지 가져오기"),
     "side.src.sample": ("Sample", "샘플"),
