@@ -13,8 +13,7 @@ from cnnviz.ui.sidebar import page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered, remembered_tabs
 
-MAX_FRAMES = 144
-"""Steps the animation holds at most (a 12 × 12 output); a larger one plays its first MAX_FRAMES."""
+MAX_FRAMES = 144  # steps the animation holds at most (a 12 × 12 output); a larger one plays its first 144
 
 choice = page("page.conv")
 st.title(t("page.conv"))

@@ -235,3 +235,23 @@ def test_share_link_says_an_upload_cannot_travel_in_it() -> None:
     assert_ok(at)
     assert note in [c.value for c in at.sidebar.caption]
     assert "image=chelsea" in _share_url(at)
+
+
+# --- Detection ----------------------------------------------------------------------------------------------
+
+
+def test_use_yolo_mini_logs_no_session_state_warning(no_network, torch_home, monkeypatch) -> None:
+    """Streamlit warns when a widget gets a default and a Session State value in one run; the button's switch
+    must give the sidebar's model picker only one of them. (AppTest has no runtime: the check is let run.)"""
+    from streamlit.elements.lib import policies
+
+    warned: list[str] = []
+    monkeypatch.setattr(policies.runtime, "exists", lambda: True)
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *args, **kw: warned.append(msg % args))
+    at = open_page("pages/7_Detection.py", detector="fasterrcnn_mobilenet_v3_large_320_fpn")
+    assert_ok(at)
+    at.button(key="det_use_yolo-mini").click().run()
+    assert_ok(at)
+    assert widget(at, "selectbox", "detector").value == "yolo-mini"
+    assert not [w for w in warned if "Session State" in w], warned

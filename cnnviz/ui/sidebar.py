@@ -20,6 +20,7 @@ from PIL import Image
 from cnnviz import images, models
 from cnnviz.ui import cache, nav
 from cnnviz.ui.feedback import show_error
+from cnnviz.ui.layout import use_narrow_page_layout
 from cnnviz.ui.text import LANGS, language, set_language, t
 from cnnviz.ui.widgets import remembered
 
@@ -201,6 +202,7 @@ def page(
     )
     set_language(lang)
     st.set_page_config(page_title=f"cnnviz · {t(title_key)}", page_icon=_favicon(), layout="wide")
+    use_narrow_page_layout()  # columns wrap instead of shrinking in a narrow window (cnnviz.ui.layout)
     _navigation()
     picked, name = _image_picker() if image else (cache.sample_image(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
     model_name = _model_picker(tasks, model_key, tag) if tasks else None
