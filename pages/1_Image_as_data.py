@@ -55,8 +55,8 @@ b.plotly_chart(charts.matrix(binary, t("img.binary_matrix"), ".0f", "Greys", zmi
 
 st.subheader(t("img.channels"))
 st.write(t("img.channels_help"))
-for col, tinted, c in zip(st.columns(3), render.channel_images(image), "RGB", strict=True):
-    col.image(tinted, caption=c)
+# One row of equal pictures that wraps in a narrow window (columns would let a wrapped one fill the row).
+st.image(render.channel_images(image), caption=list("RGB"), width=240)
 # One channel's matrix at a time, at the page's full width, so its numbers stay readable; each drawn from
 # black (0) to the pure channel colour (the top value), as in the pictures above: a larger value is brighter.
 for c, tab in enumerate(st.tabs([t("img.channel_matrix", c=c) for c in "RGB"], key="px_channel_tab")):

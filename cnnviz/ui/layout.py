@@ -17,8 +17,8 @@ __all__ = ["MIN_COLUMN_REM", "NARROW_PAGE_PX", "narrow_page_css", "use_narrow_pa
 NARROW_PAGE_PX = 760
 """Below this width of the page's area (the window less the sidebar) columns get a minimum width."""
 
-MIN_COLUMN_REM = 13
-"""A column's least width in a narrow page: room for a 5 × 5 matrix, a metric or a slider with its label."""
+MIN_COLUMN_REM = 12
+"""A column's least width in a narrow page (192 px): room for a 5 × 5 matrix, a metric, a labelled slider."""
 
 
 def narrow_page_css() -> str:
