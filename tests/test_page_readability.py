@@ -255,3 +255,21 @@ def test_use_yolo_mini_logs_no_session_state_warning(no_network, torch_home, mon
     assert_ok(at)
     assert widget(at, "selectbox", "detector").value == "yolo-mini"
     assert not [w for w in warned if "Session State" in w], warned
+
+
+# --- Korean: the uploader -----------------------------------------------------------------------------------
+
+
+def test_the_uploaders_own_english_words_are_explained_in_korean() -> None:
+    """Streamlit 1.67 lets a page set the uploader's label and help, not "Drag and drop…"/"Upload"/"per file":
+    the help says those in the chosen language, with the configured size limit."""
+    import streamlit as st
+
+    at = open_page("app.py", lang="ko")
+    widget(at, "segmented_control", "src").set_value("upload").run()
+    assert_ok(at)
+    uploader = at.get("file_uploader")[0]
+    mb = st.get_option("server.maxUploadSize")
+    assert uploader.proto.label == tr("side.upload", "ko")
+    assert uploader.proto.help == tr("side.upload_help", "ko", mb=mb)
+    assert f"{mb}MB" in uploader.proto.help and "업로드" in uploader.proto.help

@@ -119,8 +119,13 @@ def _image_picker() -> tuple[Image.Image, str]:
     )
     fallback = cache.sample_image(sample), sample
     if src == "upload":
+        # Streamlit 1.67 writes the box's own words ("Drag and drop a file here", "Upload", "25MB per file")
+        # in English with no way to set them; the help says them in the chosen language.
         upload = st.sidebar.file_uploader(
-            t("side.upload"), type=None, key="upload", help=t("side.upload_none")
+            t("side.upload"),
+            type=None,
+            key="upload",
+            help=t("side.upload_help", mb=st.get_option("server.maxUploadSize")),
         )
         if upload is not None:
             st.session_state["_upload"] = (upload.name, upload.getvalue())

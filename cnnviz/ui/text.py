@@ -44,6 +44,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "Upload an image (PNG, JPEG, GIF, WebP, BMP, TIFF)",
         "이미지 업로드 (PNG, JPEG, GIF, WebP, BMP, TIFF)",
     ),
+    "side.upload_help": (
+        "Drag a file onto the box, or press Upload to choose one; at most {mb} MB per file.",
+        "상자에 파일을 끌어다 놓거나 Upload(업로드) 버튼을 눌러 고르세요. 파일 하나에 최대 {mb}MB입니다. "
+        "(상자 안의 영어 문구는 Streamlit이 정한 것이라 바꿀 수 없습니다.)",
+    ),
     "side.upload_none": (
         "No image uploaded yet: showing the sample.",
         "아직 업로드한 이미지가 없어 샘플을 보여줍니다.",
