@@ -710,9 +710,17 @@ def conv_animation(
     )  # fmt: skip
     fig.add_trace(product_trace(0), row=1, col=2)
     fig.add_trace(output_trace(0), row=1, col=3)
-    for i in (1, 2, 3):
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}", dtick=1, row=1, col=i)
-        fig.update_xaxes(constrain="domain", dtick=1, side="top", row=1, col=i)
+    shapes = [x.shape, np.asarray(products[0]).shape, fm.shape]
+    for i, (rows, cols) in enumerate(shapes, start=1):
+        # Fixed ranges: the feature map starts almost empty (NaN), and plotly would fit its axes to the few
+        # cells filled. Rows numbered on the left; no column numbers (on top they ran into the titles).
+        fig.update_yaxes(
+            range=[rows - 0.5, -0.5], scaleanchor=f"x{'' if i == 1 else i}", constrain="domain", dtick=1,
+            row=1, col=i,
+        )  # fmt: skip
+        fig.update_xaxes(range=[-0.5, cols - 0.5], constrain="domain", showticklabels=False, row=1, col=i)
+    for title in fig.layout.annotations:  # the panel titles, small enough for a narrow page
+        title.font = dict(size=12)
     fig.frames = [
         go.Frame(name=str(k), data=[product_trace(k), output_trace(k)], traces=[1, 2], layout=frame_layout(k))
         for k in range(n)
@@ -732,17 +740,21 @@ def conv_animation(
             args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")],
         )
     )
+    # Under the panels, in pixels of the plot area: the sum (up to three lines), the buttons, the slider.
+    plot_px = max(220, min(420, 34 * x.shape[0]))
+    below = {"buttons": 62, "slider": 102, "bottom": 190}
     fig.update_layout(
         **frame_layout(0),
-        height=max(300, min(560, 30 * x.shape[0] + 200)),
-        margin=dict(l=10, r=10, t=60, b=10),
+        height=plot_px + 50 + below["bottom"],
+        margin=dict(l=10, r=10, t=50, b=below["bottom"]),
         updatemenus=[
-            dict(type="buttons", direction="left", buttons=buttons, x=0, y=-0.12, xanchor="left",
-                 yanchor="top", showactive=False, pad=dict(t=0, r=4))
+            dict(type="buttons", direction="left", buttons=buttons, x=0, y=-below["buttons"] / plot_px,
+                 xanchor="left", yanchor="top", showactive=False, pad=dict(t=0, r=4))
         ],
         sliders=[
             dict(
-                active=0, x=0, y=-0.22, len=1.0, pad=dict(t=10), currentvalue=dict(prefix=f"{step_label} "),
+                active=0, x=0, y=-below["slider"] / plot_px, yanchor="top", len=1.0, pad=dict(t=10),
+                currentvalue=dict(prefix=f"{step_label} "),
                 steps=[
                     dict(label=str(k), method="animate",
                          args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
@@ -751,13 +763,24 @@ def conv_animation(
             )
         ],
     )  # fmt: skip
-    fig.update_layout(margin=dict(b=150))
     return fig
+
+
+def _wrap_sum(formula: str, width: int = 64) -> str:
+    """A long written-out sum broken into lines (plotly's `<br>`) before a "+", each about `width` long."""
+    lines = [""]
+    for k, term in enumerate(formula.split(" + ")):
+        joiner = "" if k == 0 else " + "
+        if lines[-1] and len(lines[-1]) + len(joiner) + len(term) > width:
+            lines.append("+ " + term)
+        else:
+            lines[-1] += joiner + term
+    return "<br>".join(lines)
 
 
 def _formula_note(formula: str) -> dict:
     """The step's weighted sum, written under the panels."""
     return dict(
-        text=formula, x=0, y=-0.02, xref="paper", yref="paper", xanchor="left", yanchor="top",
+        text=_wrap_sum(formula), x=0, y=-0.02, xref="paper", yref="paper", xanchor="left", yanchor="top",
         showarrow=False, font=dict(family="monospace", size=12), align="left",
     )  # fmt: skip

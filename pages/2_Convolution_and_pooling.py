@@ -142,6 +142,7 @@ with tab_conv:
             # with no rerun of this script per step (a rerun each took over a second).
             shown = min(n, MAX_FRAMES)
             frames = [steps.step(kk) for kk in range(shown)]
+            fm_h, fm_w = steps.feature_map.shape
             st.plotly_chart(
                 charts.conv_animation(
                     steps.padded[0],
@@ -150,11 +151,7 @@ with tab_conv:
                     [(f.row, f.col) for f in frames],
                     steps.feature_map,
                     [steps.formula(kk, max_terms=12) for kk in range(shown)],
-                    (
-                        t("conv.padded"),
-                        t("conv.products"),
-                        t("conv.output", h=steps.feature_map.shape[0], w=steps.feature_map.shape[1]),
-                    ),
+                    (t("conv.anim.input"), t("conv.anim.products"), t("conv.output", h=fm_h, w=fm_w)),
                     play_label=t("conv.play"),
                     pause_label=t("conv.pause"),
                     step_label=t("conv.step"),

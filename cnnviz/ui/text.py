@@ -510,6 +510,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "conv.step": ("Output cell (step)", "출력 칸 (단계)"),
     "conv.play": ("▶", "▶"),
     "conv.pause": ("❚❚ Pause", "❚❚ 일시정지"),
+    "conv.anim.input": ("Input, the window in red", "입력, 빨간 창"),
+    "conv.anim.products": ("Window × filter", "창 × 필터"),
     "conv.animate": ("Animate every step", "모든 단계를 애니메이션으로"),
     "conv.animate_help": (
         "Plays in the browser: ▶ at ½×, 1×, 2× or 4× speed, ❚❚ to pause, the slider to go to any step.",
