@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -729,7 +730,7 @@ def conv_animation(
     def play(ms: int) -> dict:
         return dict(frame=dict(duration=ms, redraw=True), transition=dict(duration=0), fromcurrent=True)
 
-    buttons = [
+    buttons: list[dict[str, Any]] = [
         dict(label=f"{play_label} {speed}", method="animate", args=[None, play(ms)])
         for speed, ms in ANIMATION_SPEEDS.items()
     ]

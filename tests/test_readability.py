@@ -95,3 +95,41 @@ def test_the_transposed_convolution_size_error_reaches_a_korean_page_in_korean(
     monkeypatch.setattr(feedback, "language", lambda: "ko")
     monkeypatch.setattr("cnnviz.ui.text.language", lambda: "ko")
     assert feedback.explain(caught.value) == "이 설정에서는 전치 합성곱의 출력 크기가 -5로, 1보다 작습니다."
+
+
+# --- charts behind the fixes --------------------------------------------------------------------------------
+
+
+def test_channel_colorscale_runs_black_to_the_channel_and_names_a_bad_channel() -> None:
+    from cnnviz import charts
+
+    assert charts.channel_colorscale(0) == [[0.0, "rgb(0,0,0)"], [1.0, "rgb(255,0,0)"]]
+    assert charts.channel_colorscale(2)[-1][1] == "rgb(0,0,255)"
+    with pytest.raises(ValueError, match="channel"):
+        charts.channel_colorscale(3)
+
+
+def test_conv_animation_needs_one_entry_per_step_and_wraps_the_sum_losslessly() -> None:
+    from cnnviz import charts
+    from cnnviz.analysis import conv
+
+    steps = conv.conv2d_steps(np.arange(16.0).reshape(4, 4), np.ones((3, 3)))
+    one = steps.step(0)
+    with pytest.raises(ValueError, match="one entry per step"):
+        charts.conv_animation(
+            steps.padded[0], [one.products[0]], [], [(0, 0)], steps.feature_map, ["s"], ("a", "b", "c")
+        )
+    formula = steps.formula(0, max_terms=12)
+    fig = charts.conv_animation(
+        steps.padded[0],
+        [steps.step(k).products[0] for k in range(steps.n_steps)],
+        [(steps.step(k).top, steps.step(k).left, 3) for k in range(steps.n_steps)],
+        [(steps.step(k).row, steps.step(k).col) for k in range(steps.n_steps)],
+        steps.feature_map,
+        [steps.formula(k, max_terms=12) for k in range(steps.n_steps)],
+        ("a", "b", "c"),
+    )
+    (note,) = [a for a in fig.frames[0].layout.annotations if "<br>" in a.text or "×" in a.text]
+    assert note.text.replace("<br>+ ", " + ") == formula
+    # The output panel's axes span the whole feature map even while most of it is still empty.
+    assert tuple(fig.layout.xaxis3.range) == (-0.5, steps.feature_map.shape[1] - 0.5)
