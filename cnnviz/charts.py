@@ -603,7 +603,7 @@ def scatter_compare(
 
 # --- convolution animation (the Convolution page's "Play", run by the browser) ---------------------------
 
-__all__ += ["ANIMATION_SPEEDS", "conv_animation"]
+__all__ += ["conv_animation"]
 
 ANIMATION_SPEEDS: dict[str, int] = {"0.5×": 1200, "1×": 600, "2×": 300, "4×": 150}
 """Play buttons: label -> milliseconds per step."""

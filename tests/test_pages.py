@@ -168,6 +168,7 @@ def test_architectures_controls() -> None:
 def test_image_as_data_controls() -> None:
     at = _page("pages/1_Image_as_data.py")
     _ok(at)
+    at.toggle(key="px_threshold_auto").set_value(False).run()  # the threshold slider is the person's
     for key, value in [("px_size", 4), ("px_top", 10), ("px_left", 12), ("px_threshold", 90)]:
         at.slider(key=key).set_value(value).run()
         _ok(at)
