@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -61,6 +62,20 @@ def _number(value: float, fmt: str) -> str:
     text = format(value, fmt)
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
+
+def channel_colorscale(channel: int) -> list[list]:
+    """The colour scale of one channel of an RGB image (0 = R, 1 = G, 2 = B): black at 0, the pure channel
+    colour at the top, the way the channel is pictured alone (the other two set to 0): larger is brighter.
+
+    (plotly's "Reds", "Greens" and "Blues" run from white to dark, the opposite of the channel pictures.)
+    """
+    if channel not in (0, 1, 2):
+        raise ValueError(f"channel must be 0 (R), 1 (G) or 2 (B), got {channel!r}.")
+    top = ["rgb(255,0,0)", "rgb(0,255,0)", "rgb(0,0,255)"][channel]
+    return [[0.0, "rgb(0,0,0)"], [1.0, top]]
+
+
+__all__ += ["channel_colorscale"]
 
 MAX_WRITTEN_COLUMNS = 20
 """Wider matrices (a flattened vector, say) keep their numbers on hover only: written, they overprint."""
@@ -584,3 +599,189 @@ def scatter_compare(
         title=title, showlegend=False, margin=dict(l=10, r=10, t=40 if title else 10, b=10), height=380
     )
     return fig
+
+
+# --- convolution animation (the Convolution page's "Play", run by the browser) ---------------------------
+
+__all__ += ["conv_animation"]
+
+ANIMATION_SPEEDS: dict[str, int] = {"0.5×": 1200, "1×": 600, "2×": 300, "4×": 150}
+"""Play buttons: label -> milliseconds per step."""
+
+
+def _window_rect(top: int, left: int, span: int, axis: str, color: str = "#ff2b2b") -> dict:
+    suffix = "" if axis == "1" else axis
+    return dict(
+        type="rect",
+        xref=f"x{suffix}",
+        yref=f"y{suffix}",
+        x0=left - 0.5,
+        x1=left + span - 0.5,
+        y0=top - 0.5,
+        y1=top + span - 0.5,
+        line=dict(color=color, width=3),
+    )
+
+
+def conv_animation(
+    padded: np.ndarray,
+    products: Sequence[np.ndarray],
+    windows: Sequence[tuple[int, int, int]],
+    cells: Sequence[tuple[int, int]],
+    feature_map: np.ndarray,
+    formulas: Sequence[str],
+    titles: tuple[str, str, str],
+    zmin: float | None = None,
+    zmax: float | None = None,
+    play_label: str = "▶",
+    pause_label: str = "❚❚",
+    step_label: str = "step",
+) -> go.Figure:
+    """The convolution step by step as one animated figure: the browser plays it (no server call per step).
+
+    Three panels: the (padded) input with the window in red, the window × filter products, and the feature
+    map filled in cell by cell up to the current one (outlined). Frame k is step k; play buttons at several
+    speeds (`ANIMATION_SPEEDS`), a pause button, and a slider to any step.
+
+    Args:
+        padded: (H, W) the input with its padding.
+        products: per step, the (F, F) window × filter products.
+        windows: per step, (top, left, span) of the window on `padded`.
+        cells: per step, (row, col) of the output cell it computes.
+        feature_map: (OH, OW) the finished output.
+        formulas: per step, the weighted sum written out (shown under the panels).
+        titles: the three panels' titles.
+        zmin, zmax: the input's colour range (e.g. 0 and 1 for brightness).
+    """
+    from plotly.subplots import make_subplots
+
+    n = len(products)
+    if not (n == len(windows) == len(cells) == len(formulas)) or n == 0:
+        raise ValueError(
+            "products, windows, cells and formulas must have one entry per step (at least one), got "
+            f"{len(products)}, {len(windows)}, {len(cells)} and {len(formulas)}."
+        )
+    x = np.asarray(padded, dtype=np.float64)
+    fm = np.asarray(feature_map, dtype=np.float64)
+    span = max(float(np.abs(np.asarray(products)).max()), 1e-12)  # one diverging range for every step
+
+    def text(a: np.ndarray) -> list[list[str]]:
+        return [[_number(v, ".2f") if np.isfinite(v) else "" for v in row] for row in a]
+
+    def partial(k: int) -> np.ndarray:
+        """The feature map as far as step k has filled it (later cells empty)."""
+        out = np.full(fm.shape, np.nan)
+        for r, c in cells[: k + 1]:
+            out[r, c] = fm[r, c]
+        return out
+
+    def output_trace(k: int) -> go.Heatmap:
+        z = partial(k)
+        return go.Heatmap(
+            z=z, text=text(z), texttemplate="%{text}", colorscale="Viridis", zmin=float(fm.min()),
+            zmax=float(fm.max()), showscale=False, hoverinfo="skip", xaxis="x3", yaxis="y3",
+        )  # fmt: skip
+
+    def product_trace(k: int) -> go.Heatmap:
+        p = np.asarray(products[k], dtype=np.float64)
+        return go.Heatmap(
+            z=p, text=text(p), texttemplate="%{text}", colorscale="RdBu", zmid=0, zmin=-span, zmax=span,
+            showscale=False, hoverinfo="skip", xaxis="x2", yaxis="y2",
+        )  # fmt: skip
+
+    def frame_layout(k: int) -> dict:
+        top, left, w = windows[k]
+        r, c = cells[k]
+        return dict(
+            shapes=[_window_rect(top, left, w, "1"), _window_rect(r, c, 1, "3")],
+            annotations=[*base_notes, _formula_note(formulas[k])],
+        )
+
+    fig = make_subplots(
+        rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.06,
+        column_widths=[x.shape[1], max(3, np.asarray(products[0]).shape[1]), max(3, fm.shape[1])],
+    )  # fmt: skip
+    base_notes = list(fig.layout.annotations)  # the subplot titles
+    fig.add_trace(
+        go.Heatmap(
+            z=x, text=text(x), texttemplate="%{text}", colorscale="gray", zmin=zmin, zmax=zmax,
+            showscale=False, hoverinfo="skip",
+        ),
+        row=1, col=1,
+    )  # fmt: skip
+    fig.add_trace(product_trace(0), row=1, col=2)
+    fig.add_trace(output_trace(0), row=1, col=3)
+    shapes = [x.shape, np.asarray(products[0]).shape, fm.shape]
+    for i, (rows, cols) in enumerate(shapes, start=1):
+        # Fixed ranges: the feature map starts almost empty (NaN), and plotly would fit its axes to the few
+        # cells filled. Rows numbered on the left; no column numbers (on top they ran into the titles).
+        fig.update_yaxes(
+            range=[rows - 0.5, -0.5], scaleanchor=f"x{'' if i == 1 else i}", constrain="domain", dtick=1,
+            row=1, col=i,
+        )  # fmt: skip
+        fig.update_xaxes(range=[-0.5, cols - 0.5], constrain="domain", showticklabels=False, row=1, col=i)
+    for title in fig.layout.annotations:  # the panel titles, small enough for a narrow page
+        title.font = dict(size=12)
+    fig.frames = [
+        go.Frame(name=str(k), data=[product_trace(k), output_trace(k)], traces=[1, 2], layout=frame_layout(k))
+        for k in range(n)
+    ]
+
+    def play(ms: int) -> dict:
+        return dict(frame=dict(duration=ms, redraw=True), transition=dict(duration=0), fromcurrent=True)
+
+    buttons: list[dict[str, Any]] = [
+        dict(label=f"{play_label} {speed}", method="animate", args=[None, play(ms)])
+        for speed, ms in ANIMATION_SPEEDS.items()
+    ]
+    buttons.append(
+        dict(
+            label=pause_label,
+            method="animate",
+            args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")],
+        )
+    )
+    # Under the panels, in pixels of the plot area: the sum (up to three lines), the buttons, the slider.
+    plot_px = max(220, min(420, 34 * x.shape[0]))
+    below = {"buttons": 62, "slider": 102, "bottom": 190}
+    fig.update_layout(
+        **frame_layout(0),
+        height=plot_px + 50 + below["bottom"],
+        margin=dict(l=10, r=10, t=50, b=below["bottom"]),
+        updatemenus=[
+            dict(type="buttons", direction="left", buttons=buttons, x=0, y=-below["buttons"] / plot_px,
+                 xanchor="left", yanchor="top", showactive=False, pad=dict(t=0, r=4))
+        ],
+        sliders=[
+            dict(
+                active=0, x=0, y=-below["slider"] / plot_px, yanchor="top", len=1.0, pad=dict(t=10),
+                currentvalue=dict(prefix=f"{step_label} "),
+                steps=[
+                    dict(label=str(k), method="animate",
+                         args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
+                    for k in range(n)
+                ],
+            )
+        ],
+    )  # fmt: skip
+    return fig
+
+
+def _wrap_sum(formula: str, width: int = 64) -> str:
+    """A long written-out sum broken into lines (plotly's `<br>`) before a "+", each about `width` long."""
+    lines = [""]
+    for k, term in enumerate(formula.split(" + ")):
+        joiner = "" if k == 0 else " + "
+        if lines[-1] and len(lines[-1]) + len(joiner) + len(term) > width:
+            lines.append("+ " + term)
+        else:
+            lines[-1] += joiner + term
+    return "<br>".join(lines)
+
+
+def _formula_note(formula: str) -> dict:
+    """The step's weighted sum, written under the panels."""
+    return dict(
+        text=_wrap_sum(formula), x=0, y=-0.02, xref="paper", yref="paper", xanchor="left", yanchor="top",
+        showarrow=False, font=dict(family="monospace", size=12), align="left",
+    )  # fmt: skip

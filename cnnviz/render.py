@@ -79,9 +79,12 @@ def channel_grid(
 
 
 def overlay(
-    image: Image.Image | np.ndarray, heat: np.ndarray, alpha: float = 0.5, cmap: str = "Jet"
+    image: Image.Image | np.ndarray, heat: np.ndarray, alpha: float = 0.5, cmap: str = "Viridis"
 ) -> Image.Image:
-    """Blends a (H, W) heat map in 0..1 over `image` (resized to the heat map's size)."""
+    """Blends a (H, W) heat map in 0..1 over `image` (resized to the heat map's size).
+
+    Viridis by default, the colour map of every heatmap chart, so an overlay and its raw map read alike.
+    """
     if isinstance(image, np.ndarray):
         pil = Image.fromarray(image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image)
     else:

@@ -1,7 +1,5 @@
 """Convolution & pooling: a filter step by step, the size formula, channels, pooling, FC, augmentation."""
 
-import time
-
 import numpy as np
 import streamlit as st
 
@@ -13,20 +11,17 @@ from cnnviz.ui import cache
 from cnnviz.ui.feedback import show_error
 from cnnviz.ui.sidebar import page, require_model
 from cnnviz.ui.text import t
-from cnnviz.ui.widgets import remembered
+from cnnviz.ui.widgets import remembered, remembered_tabs
+
+MAX_FRAMES = 144  # steps the animation holds at most (a 12 × 12 output); a larger one plays its first 144
 
 choice = page("page.conv")
 st.title(t("page.conv"))
 st.write(t("conv.intro"))
-tab_conv, tab_size, tab_multi, tab_pool, tab_fc, tab_aug = st.tabs(
-    [
-        t("conv.tab.conv"),
-        t("conv.tab.size"),
-        t("conv.tab.multi"),
-        t("conv.tab.pool"),
-        t("conv.tab.fc"),
-        t("conv.tab.aug"),
-    ]
+TABS = ("conv", "size", "multi", "pool", "fc", "aug")
+# The open tab survives a language switch (its label changes) and every rerun.
+tab_conv, tab_size, tab_multi, tab_pool, tab_fc, tab_aug = remembered_tabs(
+    TABS, key="conv_tab", format_func=lambda name: t("conv.tab." + name)
 )
 
 
@@ -97,9 +92,7 @@ with tab_conv:
         steps = None
     if steps is not None:
         n = steps.n_steps
-        k = st.slider(t("conv.step"), 0, n - 1, 0, key="conv_step") if n > 1 else 0
-        play = st.button(t("conv.play"), key="conv_play")
-        board = st.empty()
+        animate = st.toggle(t("conv.animate"), key="conv_animate", help=t("conv.animate_help"))
 
         def draw(k: int) -> None:
             step = steps.step(k)
@@ -108,7 +101,7 @@ with tab_conv:
             h, w = steps.input.shape[1:]
             dim = np.ones(steps.padded.shape[1:], bool)
             dim[pad : pad + h, pad : pad + w] = False
-            with board.container():
+            with st.container():
                 a, b, c = st.columns([3, 2, 2])
                 a.plotly_chart(
                     charts.matrix(
@@ -144,11 +137,32 @@ with tab_conv:
                     language=None,
                 )
 
-        if play:
-            for kk in range(min(n, 64)):
-                draw(kk)
-                time.sleep(0.4)
+        if animate:
+            # Every step is a frame of one figure: the browser plays, pauses and changes speed by itself,
+            # with no rerun of this script per step (a rerun each took over a second).
+            shown = min(n, MAX_FRAMES)
+            frames = [steps.step(kk) for kk in range(shown)]
+            fm_h, fm_w = steps.feature_map.shape
+            st.plotly_chart(
+                charts.conv_animation(
+                    steps.padded[0],
+                    [f.products[0] for f in frames],
+                    [(f.top, f.left, int(f.rows[-1] - f.rows[0] + 1)) for f in frames],
+                    [(f.row, f.col) for f in frames],
+                    steps.feature_map,
+                    [steps.formula(kk, max_terms=12) for kk in range(shown)],
+                    (t("conv.anim.input"), t("conv.anim.products"), t("conv.output", h=fm_h, w=fm_w)),
+                    play_label=t("conv.play"),
+                    pause_label=t("conv.pause"),
+                    step_label=t("conv.step"),
+                    **pixel_range,
+                ),
+                key="conv_animation",
+            )
+            if shown < n:
+                st.caption(t("conv.frames_cut", shown=shown, n=n))
         else:
+            k = st.slider(t("conv.step"), 0, n - 1, 0, key="conv_step") if n > 1 else 0
             draw(k)
         st.caption(t("conv.cross_correlation"))
 
@@ -178,8 +192,9 @@ with tab_size:
             )
         st.caption(t("conv.checked"))
     quiz = conv.lecture_quiz()
-    with st.expander(t("conv.quiz"), expanded=True):
-        st.write(t("conv.quiz_q"))
+    st.subheader(t("conv.quiz"))
+    st.write(t("conv.quiz_q"))
+    with st.expander(t("conv.quiz_answer")):  # closed: the class works it out first
         st.markdown(
             f"`{quiz.formula.text}` → **{quiz.output_hwc}** (H, W, C) = `{quiz.output_chw}` (C, H, W)"
         )

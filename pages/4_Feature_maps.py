@@ -10,7 +10,7 @@ from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
 from cnnviz.ui.widgets import remembered
 
-choice = page("page.features", tasks=("classification",))
+choice = page("page.features", tasks=("classification",), view=("layer",))
 st.title(t("page.features"))
 loaded = require_model(choice.model_name)
 if loaded is None:
@@ -24,24 +24,19 @@ with st.spinner(t("fm.running")):
 left, right = st.columns([1, 2])
 with left:
     st.subheader(t("fm.input"))
-    st.image(
-        fmaps.view,
-        caption=t("fm.input_caption", shape=str(fmaps.input_shape)),
-        width=224,
-    )
+    # The column's width, not a fixed 224 px: in a narrow window a fixed width ran over the layer column.
+    st.image(fmaps.view, caption=t("fm.input_caption", shape=str(fmaps.input_shape)), width="stretch")
     if loaded.spec.in_channels == 1:
         st.caption(t("note.gray"))
     if fmaps.logits is not None:
         preds = top_k(fmaps.logits, loaded.categories, k=5)
-        st.plotly_chart(
-            charts.bars([p.name for p in preds], [p.probability for p in preds], title=t("fm.topk")),
-            key="fm_topk",
-        )
+        st.markdown(f"**{t('fm.topk')}**")  # a page title wraps in a narrow column; a plotly title is cut
+        st.plotly_chart(charts.bars([p.name for p in preds], [p.probability for p in preds]), key="fm_topk")
 
 
-@st.fragment
 def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
-    """Layer, grid, channel and statistics: a fragment, so switching them redraws only this column."""
+    """Layer, grid, channel and statistics. Not a fragment: a layer switch reruns the page (the forward pass
+    is cached), so the sidebar's share link carries the new layer."""
     layer = st.selectbox(
         t("fm.layer"), fmaps.layers, index=0, key="layer", bind="query-params", help=t("fm.layer_help")
     )
@@ -49,21 +44,32 @@ def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
     c, h, w = fmap.shape
     st.write(t("fm.shape", c=c, h=h, w=w))
     order = rank_channels(fmap)
-    n_show = st.slider(t("fm.n_channels"), 1, min(c, 256), min(c, 64), key="n_channels")
-    grid = render.channel_grid(fmap, order, max_channels=n_show, cell=64 if h > 1 else 16)
-    st.image(grid.image, caption=t("fm.grid_caption"))
+    if h == w == 1:
+        # A vector (a fully connected layer, a global pool): one number per channel, drawn as bars. As a grid
+        # each 1 × 1 channel scaled to its own range would be one flat square, all of them alike.
+        st.caption(t("fm.vector_caption", c=c))
+        channel = int(order[0])
+        st.plotly_chart(
+            charts.channel_bars(fmap[:, 0, 0], x_title=t("fm.col.channel"), y_title=t("fm.value")),
+            key="fm_vector",
+        )
+    else:
+        n_show = st.slider(t("fm.n_channels"), 1, min(c, 256), min(c, 64), key="n_channels")
+        grid = render.channel_grid(fmap, order, max_channels=n_show)
+        st.image(grid.image, caption=t("fm.grid_caption"))
 
-    channel = remembered(
-        st.selectbox,
-        t("fm.channel"),
-        [int(i) for i in order],
-        format_func=lambda i: t("fm.channel_item", i=i),
-        # One choice per model and layer: channel 5 of one layer is not channel 5 of another.
-        key=f"channel_{model_name}_{layer}",
-    )
-    st.plotly_chart(
-        charts.heatmap(fmap[channel], title=t("fm.channel_title", i=channel, layer=layer)), key="fm_channel"
-    )
+        channel = remembered(
+            st.selectbox,
+            t("fm.channel"),
+            [int(i) for i in order],
+            format_func=lambda i: t("fm.channel_item", i=i),
+            # One choice per model and layer: channel 5 of one layer is not channel 5 of another.
+            key=f"channel_{model_name}_{layer}",
+        )
+        st.plotly_chart(
+            charts.heatmap(fmap[channel], title=t("fm.channel_title", i=channel, layer=layer)),
+            key="fm_channel",
+        )
     stats = feature_map_stats(fmap)
     with st.expander(t("fm.stats")):
         st.dataframe(

@@ -177,10 +177,11 @@ def depth_ui() -> None:
     lang = language()
     st.header(t("res.depth_title"))
     st.write(t("res.depth_intro"))
-    cols = st.columns([2, 1, 2])
+    cols = st.columns(2)
     depths = cols[0].multiselect(t("res.depths"), list(STACK_DEPTHS), default=[20, 56], key="res_depths")
-    batch_norm = cols[1].checkbox(t("res.bn"), key="res_bn", help=t("res.bn_help"))
-    with cols[2]:
+    # Its own line: in a narrow column its label was cut ("with batch normalis…").
+    batch_norm = cols[0].checkbox(t("res.bn"), key="res_bn", help=t("res.bn_help"))
+    with cols[1]:
         measure = remembered(
             st.radio,
             t("res.measure"),

@@ -44,9 +44,14 @@ def score_threshold(name: str) -> float:
 
 
 def _switch_model(name: str) -> None:
-    """Button callback: picks another detector in the sidebar before its widget is drawn again."""
+    """Button callback: picks another detector in the sidebar before its widget is drawn again.
+
+    Only the remembered choice is set, and the picker's own state dropped, so the picker starts from it:
+    setting the widget's key as well gave it a value twice (its index and Session State), which Streamlit
+    logs as a warning.
+    """
     st.session_state["detector"] = name
-    st.session_state[f"detector@{language()}"] = name
+    st.session_state.pop(f"detector@{language()}", None)
 
 
 def present_ui(key: str, exclude: str | None = None) -> None:
@@ -147,12 +152,13 @@ left.image(
     caption=t("det.result_caption", n=len(found.boxes)),
 )
 with right:
-    a, b = st.columns(2)
-    a.metric(t("det.time"), t("det.ms", ms=raw.seconds * 1000))
-    b.metric(t("det.candidates"), found.candidates)
-    c, d = st.columns(2)
-    c.metric(t("det.above"), found.above_threshold)
-    d.metric(t("det.kept"), len(found.boxes))
+    # Each metric as wide as its words, wrapping to a new line when the column is narrow: in fixed columns a
+    # narrow window cut "12 ms" to "12…".
+    with st.container(horizontal=True, gap="medium"):
+        st.metric(t("det.time"), t("det.ms", ms=raw.seconds * 1000), width="content")
+        st.metric(t("det.candidates"), found.candidates, width="content")
+        st.metric(t("det.above"), found.above_threshold, width="content")
+        st.metric(t("det.kept"), len(found.boxes), width="content")
     if len(found.boxes):
         table = {
             t("det.col.class"): list(found.names),

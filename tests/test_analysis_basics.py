@@ -321,7 +321,7 @@ def test_overlay_is_the_weighted_mean_of_image_and_jet_heat(alpha: float) -> Non
     base = np.asarray(_image(h, w, seed=4))
     yy, xx = np.mgrid[0:h, 0:w]
     heat = (xx / (w - 1) * 0.7 + yy / (h - 1) * 0.3).astype(np.float32)  # 0 at top-left .. 1 at bottom-right
-    out = render.overlay(Image.fromarray(base), heat, alpha=alpha)
+    out = render.overlay(Image.fromarray(base), heat, alpha=alpha, cmap="Jet")
     assert out.size == (w, h) and out.mode == "RGB"
     expected = (1 - alpha) * base + alpha * _jet(heat)
     np.testing.assert_allclose(np.asarray(out, dtype=np.float64), expected, atol=1.5)  # 8-bit rounding
@@ -337,7 +337,7 @@ def test_overlay_resizes_the_image_to_the_heat_map() -> None:
     heat = np.linspace(0, 1, h * w, dtype=np.float32).reshape(h, w)
     # A constant photo of another size and shape resizes to the same constant: the blend is exact.
     photo = Image.new("RGB", (31, 17), (200, 40, 90))
-    out = render.overlay(photo, heat, alpha=0.4)
+    out = render.overlay(photo, heat, alpha=0.4, cmap="Jet")
     assert out.size == (w, h)
     expected = 0.6 * np.array([200, 40, 90]) + 0.4 * _jet(heat)
     np.testing.assert_allclose(np.asarray(out, dtype=np.float64), expected, atol=1.5)

@@ -31,6 +31,8 @@ def test_every_public_function_is_covered() -> None:
         "block_channel_heatmap",
         "category_grid",
         "channel_bars",
+        "channel_colorscale",  # tests/test_readability.py and test_page_readability.py
+        "conv_animation",  # tests/test_readability.py and test_page_readability.py
         "class_shares",
         "grouped_bars",
         "heatmap",

@@ -659,7 +659,7 @@ def test_downsize_rgb_is_per_channel_block_means_in_chw_order() -> None:
         (lambda: conv.pool2d(np.ones((4, 4)), "median"), "pool_kind", "max, avg, min"),
         (lambda: conv.pool2d(np.ones((4, 4)), "max", 2, padding=2), "pool_padding", "half the kernel size"),
         (lambda: conv.pool2d(np.ones((4, 4)), "avg", 2, dilation=2), "avg_dilation", "Average pooling"),
-        (lambda: conv.pool2d(np.ones((2, 2)), "max", 3), "kernel_too_large", "padded input"),
+        (lambda: conv.pool2d(np.ones((2, 2)), "max", 3), "pool_too_large", "larger than the input (2×2)"),
         (
             lambda: conv.transposed_output_size(3, 2, s=1, output_padding=1),
             "output_padding",

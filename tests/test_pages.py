@@ -193,6 +193,7 @@ def test_architectures_lists_every_call_of_a_reused_module() -> None:
 def test_image_as_data_controls() -> None:
     at = _page("pages/1_Image_as_data.py")
     _ok(at)
+    at.toggle(key="px_threshold_auto").set_value(False).run()  # the threshold slider is the person's
     for key, value in [("px_size", 4), ("px_top", 10), ("px_left", 12), ("px_threshold", 90)]:
         at.slider(key=key).set_value(value).run()
         _ok(at)
@@ -244,7 +245,7 @@ def test_convolution_controls_and_impossible_settings() -> None:
     assert len(products) == 9  # a 3 × 3 kernel, every term written out
     assert number(shown) == pytest.approx(ref, abs=0.01)
     assert sum(products) == pytest.approx(ref, abs=0.05)  # the printed terms are rounded for reading
-    at.button(key="conv_play").click().run()
+    at.toggle(key="conv_animate").set_value(True).run()  # the browser plays it (test_page_readability)
     _ok(at)
     # Impossible: stride 0 and a kernel larger than the padded input give one sentence each, no traceback.
     at.number_input(key="conv_stride").set_value(0).run()

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torchvision.transforms.v2 import functional as TF
 
-__all__ = ["Layouts", "PixelRegion", "binarize", "layouts", "pixel_region"]
+__all__ = ["Layouts", "PixelRegion", "binarize", "layouts", "otsu_threshold", "pixel_region"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,34 @@ def binarize(gray: np.ndarray, threshold: int) -> np.ndarray:
     if not 0 <= threshold <= 256:
         raise ValueError(f"threshold must be in 0..256, got {threshold}.")
     return (np.asarray(gray) < threshold).astype(np.uint8)
+
+
+def otsu_threshold(gray: np.ndarray) -> int:
+    """The threshold (for :func:`binarize`) that splits `gray` into dark and light best: Otsu's method.
+
+    Of every split "dark < t <= light", the one whose two groups lie furthest apart, weighted by their sizes
+    (the largest between-class variance w_dark · w_light · (mean_dark - mean_light)²); the lowest such t
+    on a tie. A window of a single grey has nothing to split: its value + 1 (all of it dark, 1).
+    """
+    a = np.asarray(gray)
+    if a.size == 0:
+        raise ValueError("gray must hold at least one pixel, got an empty array.")
+    if a.min() < 0 or a.max() > 255:
+        raise ValueError(f"gray must hold values in 0..255, got {a.min()}..{a.max()}.")
+    counts = np.bincount(a.astype(np.int64).ravel(), minlength=256).astype(np.float64)
+    levels = np.arange(256, dtype=np.float64)
+    # Dark group for threshold t = levels 0..t-1, t = 1..255: cumulative sums up to level t-1.
+    n_dark = np.cumsum(counts)[:-1]
+    sum_dark = np.cumsum(counts * levels)[:-1]
+    n_light = a.size - n_dark
+    sum_light = sum_dark[-1] + counts[-1] * 255 - sum_dark
+    both = (n_dark > 0) & (n_light > 0)
+    if not both.any():
+        return int(a.flat[0]) + 1
+    mean_dark = np.divide(sum_dark, n_dark, out=np.zeros_like(sum_dark), where=n_dark > 0)
+    mean_light = np.divide(sum_light, n_light, out=np.zeros_like(sum_light), where=n_light > 0)
+    between = np.where(both, n_dark * n_light * (mean_dark - mean_light) ** 2, -1.0)
+    return int(np.argmax(between)) + 1
 
 
 @dataclass(frozen=True)

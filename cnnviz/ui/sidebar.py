@@ -21,6 +21,7 @@ from cnnviz import images, models
 from cnnviz.models.checkpoint import CheckpointError, LoadReport
 from cnnviz.ui import cache, nav
 from cnnviz.ui.feedback import show_error
+from cnnviz.ui.layout import use_narrow_page_layout
 from cnnviz.ui.text import LANGS, language, set_language, t
 from cnnviz.ui.widgets import remembered
 
@@ -259,8 +260,13 @@ def _image_picker() -> tuple[Image.Image, str]:
     )
     fallback = cache.sample_image(sample), sample
     if src == "upload":
+        # Streamlit 1.67 writes the box's own words ("Drag and drop a file here", "Upload", "25MB per file")
+        # in English with no way to set them; the help says them in the chosen language.
         upload = st.sidebar.file_uploader(
-            t("side.upload"), type=None, key="upload", help=t("side.upload_none")
+            t("side.upload"),
+            type=None,
+            key="upload",
+            help=t("side.upload_help", mb=st.get_option("server.maxUploadSize")),
         )
         if upload is not None:
             st.session_state["_upload"] = (upload.name, upload.getvalue())
@@ -302,7 +308,7 @@ def _image_picker() -> tuple[Image.Image, str]:
     return fallback
 
 
-def _share_link(page_url: str, params: dict[str, str]) -> None:
+def _share_link(page_url: str, params: dict[str, str], own_image: bool = False) -> None:
     """A link that opens exactly this view: this page with this language, image and model.
 
     Shown rather than written into the address bar: writing st.query_params during the run that follows a page
@@ -312,6 +318,8 @@ def _share_link(page_url: str, params: dict[str, str]) -> None:
     base = f"{where.scheme}://{where.netloc}" if where.netloc else ""
     st.sidebar.caption(t("side.share"))
     st.sidebar.code(f"{base}/{page_url}?{urlencode(params)}", language=None, wrap_lines=True)
+    if own_image:  # an upload or a drawing has no name a URL could carry
+        st.sidebar.caption(t("side.share_own_image", name=params.get("image", DEFAULT_SAMPLE)))
 
 
 def page(
@@ -320,12 +328,14 @@ def page(
     model_key: str = "model",
     image: bool = True,
     tag: str | None = None,
+    view: tuple[str, ...] = (),
 ) -> Choice:
     """Sets up a page: config, language, navigation, and the shared image and model pickers.
 
     Every page (and app.py) calls this first, so each also works when opened directly from a shared link.
     `tasks` limits the model list to the page's tasks (and `tag` to models showing one idea, e.g. "se");
-    each task group has its own widget key.
+    each task group has its own widget key. `view` names the page's own widget keys that the share link
+    carries too (e.g. "layer"), read from this run's state or the URL.
     """
     lang = remembered(
         st.sidebar.segmented_control,
@@ -338,12 +348,15 @@ def page(
     )
     set_language(lang)
     st.set_page_config(page_title=f"cnnviz · {t(title_key)}", page_icon=_favicon(), layout="wide")
+    use_narrow_page_layout()  # columns wrap instead of shrinking in a narrow window (cnnviz.ui.layout)
     _navigation()
     picked, name = _image_picker() if image else (cache.sample_image(DEFAULT_SAMPLE), DEFAULT_SAMPLE)
     model_name = _model_picker(tasks, model_key, tag) if tasks else None
     shown = {"lang": lang, "image": st.session_state.get("image") if image else None, model_key: model_name}
+    shown |= {k: st.session_state.get(k) or st.query_params.get(k) for k in view}
     url = next((p.url for p in nav.PAGES if p.title_key == title_key), "")
-    _share_link(url, {k: str(v) for k, v in shown.items() if v is not None})
+    own = image and name != st.session_state.get("image")
+    _share_link(url, {k: str(v) for k, v in shown.items() if v is not None}, own_image=own)
     return Choice(lang=lang, image=picked, image_name=name, model_name=model_name)
 
 

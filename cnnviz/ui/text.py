@@ -29,6 +29,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "app.chosen": ("Your image and model", "고른 이미지와 모델"),
     "side.lang": ("Language", "언어"),
     "side.share": ("Link to this view", "이 화면으로 가는 링크"),
+    "side.share_own_image": (
+        "Your uploaded or drawn image can't travel in a link: it opens with the sample {name}.",
+        "업로드하거나 그린 이미지는 링크에 담을 수 없습니다. 링크는 샘플 {name}(으)로 열립니다.",
+    ),
     "side.image": ("Image", "이미지"),
     "side.image_source": ("Image source", "이미지 가져오기"),
     "side.src.sample": ("Sample", "샘플"),
@@ -38,6 +42,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "side.upload": (
         "Upload an image (PNG, JPEG, GIF, WebP, BMP, TIFF)",
         "이미지 업로드 (PNG, JPEG, GIF, WebP, BMP, TIFF)",
+    ),
+    "side.upload_help": (
+        "Drag a file onto the box, or press Upload to choose one; at most {mb} MB per file.",
+        "상자에 파일을 끌어다 놓거나 Upload(업로드) 버튼을 눌러 고르세요. 파일 하나에 최대 {mb}MB입니다. "
+        "(상자 안의 영어 문구는 Streamlit이 정한 것이라 바꿀 수 없습니다.)",
     ),
     "side.upload_none": (
         "No image uploaded yet: showing the sample.",
@@ -228,6 +237,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "평균 활성값이 큰 채널부터, 각 채널은 자기 범위로 색을 맞췄습니다.",
     ),
     "fm.channel": ("Open a channel", "채널 열기"),
+    "fm.vector_caption": (
+        "A vector: {c} numbers, one per channel (each channel is a 1 × 1 map), drawn as bars.",
+        "벡터: 채널마다 하나씩 {c}개의 수 (채널 하나가 1 × 1 맵)를 막대로 그렸습니다.",
+    ),
+    "fm.value": ("value", "값"),
     "fm.channel_item": ("channel {i}", "채널 {i}"),
     "fm.channel_title": ("Channel {i} of {layer}", "{layer}의 채널 {i}"),
     "fm.stats": ("Per-channel statistics", "채널별 통계"),
@@ -366,6 +380,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "img.gray_matrix": ("Grayscale values of the window", "창의 흑백 값"),
     "img.binary": ("Black and white: 1 and 0", "흑백 이미지: 1과 0"),
     "img.threshold": ("Threshold: darker than this is black (1)", "임계값: 이보다 어두우면 검정 (1)"),
+    "img.threshold_auto": (
+        "Choose the threshold automatically (Otsu's method)",
+        "임계값 자동 선택 (오츠 방법)",
+    ),
+    "img.threshold_help": (
+        "Otsu's method tries every threshold and keeps the one that splits the window's pixels into two "
+        "groups lying furthest apart. Turn it off to move the slider yourself.",
+        "오츠 방법은 모든 임계값을 시험해, 창의 픽셀을 서로 가장 멀리 떨어진 두 무리로 나누는 값을 고릅니다. "
+        "끄면 슬라이더를 직접 움직일 수 있습니다.",
+    ),
     "img.binary_caption": ("Black = 1, white = 0, as in the lecture", "강의처럼 검정 = 1, 흰색 = 0"),
     "img.binary_matrix": ("Binary matrix", "이진 행렬"),
     "img.channels": ("Channels: R, G, B", "채널: R, G, B"),
@@ -458,6 +482,40 @@ TEXT: dict[str, tuple[str, str]] = {
         "Pooling padding must be at most half the kernel size.",
         "풀링의 패딩은 필터 크기의 절반 이하여야 합니다 (패딩 {padding}, 필터 {kernel}).",
     ),
+    "converr.pool_too_large": (
+        "The pooling window ({kernel}×{kernel}) is larger than the input ({size}×{size}).",
+        "풀링 창({kernel}×{kernel})이 입력({size}×{size})보다 큽니다.",
+    ),
+    "converr.output_padding": (
+        "The output padding must be 0 or more and smaller than the stride or the dilation.",
+        "출력 패딩은 0 이상이고 스트라이드나 팽창(dilation)보다 작아야 합니다 "
+        "(지금 {value}, 스트라이드 {stride}, 팽창 {dilation}).",
+    ),
+    "converr.transposed_too_small": (
+        "These settings make the transposed convolution's output size {value}, below 1.",
+        "이 설정에서는 전치 합성곱의 출력 크기가 {value}로, 1보다 작습니다.",
+    ),
+    "converr.padding_mode": (
+        "The padding mode must be one of {choices}.",
+        "패딩 방식은 {choices} 중 하나여야 합니다 (지금 {value!r}).",
+    ),
+    "converr.pool_kind": (
+        "The pooling kind must be one of {choices}.",
+        "풀링 종류는 {choices} 중 하나여야 합니다 (지금 {value!r}).",
+    ),
+    "converr.bias_shape": (
+        "The bias must hold {expected} number(s).",
+        "편향(bias)은 수 {expected}개여야 합니다 (지금 모양 {shape}).",
+    ),
+    "converr.fc_weight_shape": (
+        "The FC weight must have {expected} columns.",
+        "FC 가중치는 열이 {expected}개(펼친 값마다 하나)여야 합니다 (지금 모양 {shape}).",
+    ),
+    "converr.preset_unknown": (
+        "Unknown kernel preset {value!r}.",
+        "알 수 없는 필터 프리셋 {value!r}입니다. {choices} 중에서 고르세요.",
+    ),
+    "converr.count": ("The {name} must be at least 1.", "{name} 값은 1 이상이어야 합니다 (지금 {value})."),
     "converr.empty": ("The {name} is empty.", "{name} 배열이 비어 있습니다."),
     "converr.ndim": ("The {name} has the wrong shape {shape}.", "{name}의 모양({shape})이 맞지 않습니다."),
     "converr.not_finite": (
@@ -525,7 +583,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "conv.mode.replicate": ("replicate", "복제"),
     "conv.mode.circular": ("circular", "원형"),
     "conv.step": ("Output cell (step)", "출력 칸 (단계)"),
-    "conv.play": ("▶ Play", "▶ 재생"),
+    "conv.play": ("▶", "▶"),
+    "conv.pause": ("❚❚ Pause", "❚❚ 일시정지"),
+    "conv.anim.input": ("Input, the window in red", "입력, 빨간 창"),
+    "conv.anim.products": ("Window × filter", "창 × 필터"),
+    "conv.animate": ("Animate every step", "모든 단계를 애니메이션으로"),
+    "conv.animate_help": (
+        "Plays in the browser: ▶ at ½×, 1×, 2× or 4× speed, ❚❚ to pause, the slider to go to any step.",
+        "브라우저에서 재생됩니다: ▶ 0.5×, 1×, 2×, 4× 속도, ❚❚로 일시정지, 슬라이더로 원하는 단계로 이동.",
+    ),
+    "conv.frames_cut": (
+        "The animation plays the first {shown} of the {n} steps; the step slider (animation off) reaches all.",
+        "애니메이션은 {n}단계 중 처음 {shown}단계만 재생합니다. 애니메이션을 끄면 슬라이더로 모든 단계를 볼 수 "
+        "있습니다.",
+    ),
     "conv.padded": ("Input (padding shaded), the window in red", "입력 (패딩은 음영), 빨간 창이 필터 위치"),
     "conv.kernel": ("Filter weights", "필터 가중치"),
     "conv.products": ("Window × filter, element by element", "창 × 필터 (원소별 곱)"),
@@ -552,6 +623,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "이 결과는 torch.nn.functional.conv2d가 내놓는 크기와 같습니다 (테스트로 확인).",
     ),
     "conv.quiz": ("The lecture's quiz", "강의의 퀴즈"),
+    "conv.quiz_answer": ("Show the answer", "정답 보기"),
     "conv.quiz_q": (
         "Q. A (32, 32, 3) input, ten (4, 4) filters, stride 2, padding 1: what size is the feature map?",
         "Q. (32, 32, 3)의 입력 데이터, (4, 4)의 필터 10개 적용, stride=2, padding=1. Feature map의 크기는?",

@@ -16,7 +16,7 @@ import streamlit as st
 
 from cnnviz.ui.text import language
 
-__all__ = ["remembered"]
+__all__ = ["remembered", "remembered_tabs"]
 
 T = TypeVar("T")
 
@@ -56,3 +56,23 @@ def remembered(
     value = widget(label, opts, format_func=labels.__getitem__, key=f"{key}@{language()}", **kwargs)
     st.session_state[key] = value
     return value
+
+
+def remembered_tabs(options: Sequence[str], key: str, format_func: Callable[[str], str] = str) -> list[Any]:
+    """`st.tabs` for `options` (ids; `format_func` gives each its label) that keeps the open tab across
+    reruns, a language switch and a page switch; returns the tab containers in the order of `options`.
+
+    The open tab's *id* is remembered under `st.session_state[key]`: Streamlit keeps a tab by its label, which
+    changes with the language. Switching tabs reruns the script (the tabs track their state).
+    """
+    opts = list(options)
+    labels = [format_func(o) for o in opts]
+    widget_key = f"{key}@{language()}"
+    chosen = st.session_state.get(key)
+
+    def remember() -> None:
+        label = st.session_state.get(widget_key)
+        st.session_state[key] = opts[labels.index(label)] if label in labels else opts[0]
+
+    default = labels[opts.index(chosen)] if chosen in opts else labels[0]
+    return list(st.tabs(labels, default=default, key=widget_key, on_change=remember))

@@ -24,6 +24,7 @@ ERROR_MESSAGES: dict[str, str] = {
         "The kernel (size {kernel}, dilation {dilation}, so it spans {span}) is larger than the padded input "
         "({size} + 2×{padding} = {padded})."
     ),
+    "pool_too_large": "The pooling window ({kernel}×{kernel}) is larger than the input ({size}×{size}).",
     "pool_padding": (
         "Pooling padding must be at most half the kernel size in PyTorch, got padding {padding} "
         "with kernel {kernel}."

@@ -107,6 +107,9 @@ def pool_output_size(
             out -= 1
     else:
         out = numerator // s + 1
+    if out < 1 and p == 0 and d == 1:
+        # Plain pooling (the lecture's) has no padding or dilation to name: the window is too big, that's all.
+        raise ConvSettingsError("pool_too_large", kernel=f, size=i)
     if out < 1:
         raise _too_large(i, f, p, d)
     return out

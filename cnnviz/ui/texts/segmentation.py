@@ -47,7 +47,9 @@ TEXT: dict[str, tuple[str, str]] = {
         "FCN-mini-instance: 중심 heatmap의 봉우리가 이 값 이상이어야 물체로 셉니다. "
         "Mask R-CNN: 남길 탐지 점수의 최솟값.",
     ),
-    "seg.semantic": ("Semantic segmentation", "Semantic segmentation (의미론적 분할)"),
+    # Column headings under "Semantic vs instance segmentation": short, so each fits one line in a narrow
+    # column and the pictures under them start level (a wrapped heading pushed its picture down).
+    "seg.semantic": ("Semantic", "의미론적 분할"),
     "seg.semantic_caption": (
         "{model}: every pixel gets a class; objects of one class share one colour.",
         "{model}: 모든 픽셀이 클래스를 받고, 같은 클래스의 물체는 같은 색입니다.",
@@ -56,7 +58,7 @@ TEXT: dict[str, tuple[str, str]] = {
         "{model} has no per-pixel class scores: its instance masks are painted with their class colour.",
         "{model} 모델은 픽셀별 클래스 점수가 없어 인스턴스 마스크를 클래스 색으로 칠했습니다.",
     ),
-    "seg.instance": ("Instance segmentation", "Instance segmentation (인스턴스 분할)"),
+    "seg.instance": ("Instance", "인스턴스 분할"),
     "seg.instance_caption": (
         "{model}: each object gets its own mask and colour, even two of the same class.",
         "{model}: 물체마다 각자의 마스크와 색, 같은 클래스의 물체 두 개도 서로 다른 색입니다.",
