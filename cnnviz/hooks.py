@@ -11,10 +11,21 @@ How it stays honest and leaves the model as it found it:
 - Forward hooks are registered on entry and removed in `finally`, so none survive the block, also after an
   exception. The model's train/eval flags, every parameter's `requires_grad` and `.grad` (the same tensor
   object, or `None`) are restored on exit.
-- Each output is stored as `output.detach().clone()`: ResNet's `out += identity` and `ReLU(inplace=True)`
-  change a tensor after the hook that saw it ran. A tensor returned unchanged by several modules (a
-  `Sequential` and its last child, a block and its final ReLU) is stored once and shared; the tensor's version
-  counter tells whether it was modified in place in between (inference tensors have none: never shared).
+- Each output is stored as it was produced, copied only when it has to be (copy on write): while the block
+  runs, every ATen operator passes through a dispatch mode that reads the operator's schema, and just before
+  one writes into a stored tensor's memory (ResNet's `out += identity`, `ReLU(inplace=True)`, a `copy_` or an
+  `out=`) the stored tensor is copied. When the block ends, a stored tensor that anyone else can still reach
+  (the logits, the input returned by `nn.Identity`, a tensor a module keeps) is copied too, so nothing done
+  after the block changes a result; the others (most of them) are the module's own tensor, not a copy. Only
+  writes that bypass PyTorch's dispatcher (into `.numpy()` or a raw pointer, inside the block) go unseen.
+  Snapshot copies go into storages reused from earlier captures once no result holds them (`empty_pool()`).
+  A tensor returned unchanged by several modules (a `Sequential` and its last child, a block and its final
+  ReLU) is stored once and shared; the tensor's version counter tells whether it was modified in place in
+  between (inference tensors have none: never shared).
+- Large CPU allocations get transparent huge pages (torch's `THP_MEM_ALLOC_ENABLE`, set here unless set
+  already): storing every output means much fresh memory, and faulting it in 4 KiB pages cost more than the
+  forward pass's own arithmetic on ResNet-50. Torch reads the switch once, at its first CPU allocation, so it
+  only applies when this module is imported before any tensor exists.
 - Gradients never use `register_full_backward_hook` (it breaks on in-place operations) and never touch
   `param.grad`. With `gradients=True` each hook keeps the tensor the module produced (the "tap") and hands a
   clone of it to the rest of the network, so later in-place operations modify the clone, never the tap;
@@ -28,9 +39,10 @@ How it stays honest and leaves the model as it found it:
 - Modules called more than once in a forward pass (torchvision's `BasicBlock` calls `relu` twice):
   `activations[name]` is the last call, `calls[name]` lists every call in order (`stat_calls` and
   `gradient_calls` likewise). `order` lists every recorded call of the block in execution order. Run one
-  forward pass per block: every call's copy is kept until the Capture is dropped.
-- `reduce=True` computes per-channel mean/max/min inside the hook (`stats`); with `store=False` nothing else
-  is kept, so summarising every layer of a large network does not keep every feature map alive.
+  forward pass per block: every call's output is kept until the Capture is dropped.
+- `reduce=True` computes per-channel mean/max/min inside the hook and fills `stats` when the block ends;
+  with `store=False` nothing else is kept, so summarising every layer of a large network does not keep every
+  feature map alive.
 - Cached models are shared between Streamlit sessions (threads): `capture()` holds `model_lock(model)`, one
   re-entrant lock per model object, for the whole block.
 """
@@ -38,6 +50,8 @@ How it stays honest and leaves the model as it found it:
 from __future__ import annotations
 
 import difflib
+import os
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
@@ -48,10 +62,24 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnnviz.locks import model_lock
 
-__all__ = ["Call", "Capture", "ChannelStats", "Layer", "capture", "channel_stats", "layer_name", "model_lock"]
+# Importing torch allocates no tensor, so this still counts if no caller made one first; see the docstring.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+__all__ = [
+    "Call",
+    "Capture",
+    "ChannelStats",
+    "Layer",
+    "capture",
+    "channel_stats",
+    "empty_pool",
+    "layer_name",
+    "model_lock",
+]
 
 Layer = str | nn.Module
 """A layer named as in `model.named_modules()` (\"layer4.1.conv2\") or given as the module object itself."""
@@ -104,14 +132,14 @@ class Call(NamedTuple):
 class _Entry:
     """What one forward-flowing tensor object was recorded as (shared by modules that return it unchanged)."""
 
-    __slots__ = ("call", "ref", "stats", "stored", "tap", "version")
+    __slots__ = ("call", "keys", "ref", "stats", "stored", "tap", "version")
 
     def __init__(
         self,
         ref: weakref.ref[Tensor],
         version: int | None,
         stored: Tensor | None,
-        stats: ChannelStats | None,
+        stats: int | None,
         tap: Tensor | None,
         call: int,
     ) -> None:
@@ -121,18 +149,20 @@ class _Entry:
         self.stats = stats
         self.tap = tap
         self.call = call
+        self.keys: list[str] = []  # where `stored` was filed, so that a snapshot can replace it everywhere
 
 
 @dataclass(eq=False)
 class Capture:
-    """What `capture()` recorded; filled while the block runs, complete after it.
+    """What `capture()` recorded; filled while the block runs (stats when it ends), complete after it.
 
     Attributes:
         layers: The module names that were hooked, in `named_modules()` order.
-        activations: Module name -> its output (last call), detached copies. Extra tensors of tuple/dict
-            outputs appear under `name[i]` / `name[key]`.
+        activations: Module name -> its output (last call), detached, as it was when the module returned it
+            (the module's own tensor when nothing modified it later, else a copy). Extra tensors of
+            tuple/dict outputs appear under `name[i]` / `name[key]`.
         calls: Module name -> the outputs of every call, in order.
-        stats: Module name -> ChannelStats of the last call (when `reduce=True`).
+        stats: Module name -> ChannelStats of the last call (when `reduce=True`; filled when the block ends).
         stat_calls: Module name -> ChannelStats of every call.
         gradients: Module name -> gradient of the scalar given to `backward()` w.r.t. the last call's output.
         gradient_calls: Module name -> gradients for every call.
@@ -155,6 +185,11 @@ class Capture:
     _call_count: dict[str, int] = field(default_factory=dict, repr=False)
     # (key, tap, tap's version when recorded) for every floating-point output, in recording order.
     _taps: list[tuple[str, Tensor, int | None]] = field(default_factory=list, repr=False)
+    # Storage address -> entries whose `stored` is the module's own output, not yet copied (copy on write).
+    _shared: dict[int, list[_Entry]] = field(default_factory=dict, repr=False)
+    # Reductions made in the hooks, and (key, index into them) in recording order; see `_finish`.
+    _reduced: list[_Reduced | ChannelStats] = field(default_factory=list, repr=False)
+    _stat_keys: list[tuple[str, int]] = field(default_factory=list, repr=False)
 
     def backward(self, scalar: Tensor, *, retain_graph: bool = False) -> dict[str, Tensor]:
         """Fills `gradients` with d scalar / d output for every recorded output.
@@ -262,25 +297,205 @@ class Capture:
             stored = None
             if self._store:
                 stored = t.detach().clone() if t.is_leaf or _shares_memory(t, args) else t.detach()
-            stats = channel_stats(t) if self._reduce else None
+            stats = self._reduce_later(t) if self._reduce else None
             handed = t.clone()
             entry = _Entry(weakref.ref(handed), handed._version, stored, stats, t, position)
             self._seen[id(handed)] = entry
         else:
-            stored = t.detach().clone() if self._store else None
-            stats = channel_stats(t) if self._reduce else None
-            entry = _Entry(weakref.ref(t), version, stored, stats, None, position)
+            stats = self._reduce_later(t) if self._reduce else None
+            entry = _Entry(weakref.ref(t), version, None, stats, None, position)
+            if self._store:
+                # Copy on write: keep the module's own tensor and copy it only if something is about to modify
+                # it in place (`_CopyOnWrite`) or may still do so after the block (`_settle`).
+                pointer = _whole_storage(t)
+                if pointer is None:
+                    entry.stored = t.detach().clone()
+                else:
+                    entry.stored = t.detach()
+                    self._shared.setdefault(pointer, []).append(entry)
             self._seen[id(t)] = entry
         if entry.stored is not None:
+            entry.keys.append(key)
             self.activations[key] = entry.stored
             self.calls.setdefault(key, []).append(entry.stored)
         if entry.stats is not None:
-            self.stats[key] = entry.stats
-            self.stat_calls.setdefault(key, []).append(entry.stats)
+            self._stat_keys.append((key, entry.stats))
         if self._gradients and t.is_floating_point():
             tap = entry.tap if entry.tap is not None else t
             self._taps.append((key, tap, None if tap.is_inference() else tap._version))
         return handed
+
+    # --- copy on write ------------------------------------------------------------------------------------
+
+    def _reduce_later(self, t: Tensor) -> int:
+        """Reduces `t` now (it may change later) and returns its place in `_reduced`."""
+        self._reduced.append(_reductions(t))
+        return len(self._reduced) - 1
+
+    def _finish(self) -> None:
+        """Fills `stats` and `stat_calls` from the reductions made in the hooks."""
+        if self._reduced:
+            finished = _finish_stats(self._reduced)
+            for key, index in self._stat_keys:
+                self.stats[key] = finished[index]
+                self.stat_calls.setdefault(key, []).append(finished[index])
+        self._reduced.clear()
+        self._stat_keys.clear()
+
+    def _snapshot(self, pointer: int) -> None:
+        """Replaces every stored tensor on storage `pointer` by a copy, before that storage is modified."""
+        for entry in self._shared.pop(pointer, ()):
+            old = entry.stored
+            assert old is not None
+            new = _POOL.copy(old)
+            entry.stored = new
+            for key in entry.keys:
+                if self.activations.get(key) is old:
+                    self.activations[key] = new
+                calls = self.calls[key]
+                for i, stored in enumerate(calls):
+                    if stored is old:
+                        calls[i] = new
+
+    def _settle(self, check: bool) -> None:
+        """At the end of the block: copies what someone else still references, checks nothing slipped by.
+
+        A stored tensor the model or the caller can still reach (the logits, the input returned by
+        nn.Identity, a tensor a module keeps) could be modified after the block, so it is copied now; one
+        only this Capture holds is kept as is. `check` raises if a stored tensor's version counter moved
+        although no operator wrote into it through the dispatcher: its stored value would be wrong. (A write
+        into `.numpy()` moves no counter either; that is the one change nothing here can see.)
+        """
+        for pointer, entries in list(self._shared.items()):
+            first = entries[0].stored
+            assert first is not None
+            if check:
+                for entry in entries:
+                    stored = entry.stored
+                    if entry.version is not None and stored is not None and stored._version != entry.version:
+                        raise RuntimeError(
+                            f"the output of {entry.keys[0]!r} was modified in place during the capture() "
+                            "block without passing through PyTorch's dispatcher: its recorded value is lost"
+                        )
+            mine = len({id(entry.stored) for entry in entries})
+            # One reference per distinct stored tensor, plus the storage object made to ask.
+            if torch._C._storage_Use_Count(first.untyped_storage()._cdata) > mine + 1:
+                self._snapshot(pointer)
+        self._shared.clear()
+
+
+class _CopyOnWrite(TorchDispatchMode):
+    """Copies a stored-by-reference output just before an operator writes into its storage.
+
+    Every ATen operator passes through here while the block runs; the operator's schema says which arguments
+    it writes (`relu_`, `add_`, `out=`, `copy_`, ...), so in-place changes hidden in a module's `forward`
+    (ResNet's `out += identity`) are seen too, not only the ones a hook could see.
+    """
+
+    def __init__(self, cap: Capture) -> None:
+        super().__init__()
+        self.cap = cap
+
+    def __torch_dispatch__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        shared = self.cap._shared
+        if shared:
+            written = _WRITTEN.get(func)
+            if written is None:
+                written = _WRITTEN[func] = _written_arguments(func)
+            for index, name in written:
+                value = args[index] if index < len(args) else kwargs.get(name)
+                for tensor in value if isinstance(value, list | tuple) else (value,):
+                    if isinstance(tensor, Tensor):
+                        pointer = _storage_pointer(tensor)
+                        if pointer in shared:
+                            self.cap._snapshot(pointer)
+        return func(*args, **kwargs)
+
+
+class _SnapshotPool:
+    """Storages for copy-on-write snapshots, reused once nobody references them any more.
+
+    A snapshot is made in the middle of the forward pass (just before `relu_` or `out += identity`), into
+    memory the operating system must first fault in: on ResNet-50 that cost more than the copy. The pool keeps
+    every storage it handed out (up to `budget` bytes in all) and reuses one only when its use count says that
+    the pool's own reference is the last one: no result, view, numpy array or cache still holds it, so a
+    result is never overwritten by a later capture. `empty_pool()` drops the storages nobody holds.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.held = 0
+        self.storages: dict[tuple[int, str], list[torch.UntypedStorage]] = {}
+        self.lock = threading.Lock()
+
+    def copy(self, t: Tensor) -> Tensor:
+        if not t.is_contiguous() or t.is_inference():
+            return t.clone()
+        nbytes = t.numel() * t.element_size()
+        key = (nbytes, str(t.device))
+        with self.lock:
+            storages = self.storages.setdefault(key, [])
+            storage = next((s for s in storages if torch._C._storage_Use_Count(s._cdata) == 1), None)
+            if storage is None:
+                if self.held + nbytes > self.budget:
+                    return t.clone()
+                storage = torch.UntypedStorage(nbytes, device=t.device)
+                storages.append(storage)
+                self.held += nbytes
+            out = torch.empty((0,), dtype=t.dtype, device=t.device).set_(storage, 0, t.shape, t.stride())
+        return out.copy_(t)
+
+    def empty(self) -> int:
+        freed = 0
+        with self.lock:
+            for storages in self.storages.values():
+                kept = [s for s in storages if torch._C._storage_Use_Count(s._cdata) > 1]
+                freed += sum(s.nbytes() for s in storages) - sum(s.nbytes() for s in kept)
+                storages[:] = kept
+            self.held -= freed
+        return freed
+
+
+_POOL = _SnapshotPool(budget=128 * 2**20)  # ResNet-50 and VGG-16 together use 73 MB
+
+
+def empty_pool() -> int:
+    """Gives the memory of copy-on-write snapshots that no result holds any more back; returns its bytes."""
+    return _POOL.empty()
+
+
+_WRITTEN: dict[Any, tuple[tuple[int, str], ...]] = {}
+
+
+def _written_arguments(func: Any) -> tuple[tuple[int, str], ...]:
+    """(position, name) of every argument the operator writes into, from its schema (`Tensor(a!) self`)."""
+    return tuple(
+        (i, arg.name)
+        for i, arg in enumerate(func._schema.arguments)
+        if arg.alias_info is not None and arg.alias_info.is_write
+    )
+
+
+def _storage_pointer(t: Tensor) -> int | None:
+    try:
+        return int(t.untyped_storage().data_ptr())
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def _whole_storage(t: Tensor) -> int | None:
+    """The storage address of `t` if `t` spans all of it (so a reference keeps no more memory alive than a
+    copy would), else None: a slice of a larger tensor, a sparse or wrapper tensor without plain storage."""
+    try:
+        storage = t.untyped_storage()
+        if storage.nbytes() != t.numel() * t.element_size() or storage.nbytes() == 0:
+            return None
+        return int(storage.data_ptr())
+    except (RuntimeError, NotImplementedError):
+        return None
 
 
 def channel_stats(activation: Tensor) -> ChannelStats:
@@ -288,6 +503,21 @@ def channel_stats(activation: Tensor) -> ChannelStats:
 
     Args:
         activation: (N, C, ...) tensor; (C,) and 0-d tensors count as one sample.
+    """
+    return _finish_stats([_reductions(activation)])[0]
+
+
+# (sum, max, min per channel, values per channel, shape of the activation): reduced, not yet on numpy.
+_Reduced = tuple[Tensor, Tensor, Tensor, int, tuple[int, ...]]
+
+
+def _reductions(activation: Tensor) -> _Reduced | ChannelStats:
+    """The three per-channel reductions of `channel_stats`, left as tensors (or final stats if empty).
+
+    Three plain reductions: torch.aminmax with a dim is ~4x slower than amax + amin on the CPU, and torch has
+    no fused sum/max/min. Half precision sums in float32. This runs in every hook, so everything that can
+    wait (the copy to numpy, the division, the dataclass) is done for all activations at once when the block
+    ends (`_finish_stats`).
     """
     x = activation.detach()
     shape = tuple(x.shape)
@@ -301,18 +531,41 @@ def channel_stats(activation: Tensor) -> ChannelStats:
         empty.setflags(write=False)
         return ChannelStats(empty[0], empty[1], empty[2], shape)
     dims = _REDUCE_DIMS.get(x.ndim) or (0, *range(2, x.ndim))
-    # Three plain reductions: torch.aminmax with a dim is ~10x slower than amax + amin on the CPU. Half
-    # precision sums in float32. Every torch call costs microseconds, and this runs in every hook.
     total = (
         x.sum(dim=dims) if x.dtype in (torch.float32, torch.float64) else x.sum(dim=dims, dtype=torch.float32)
     )
     high, low = x.amax(dim=dims), x.amin(dim=dims)
     if high.dtype != total.dtype:
         high, low = high.to(total.dtype), low.to(total.dtype)
-    table = torch.stack([total, high, low]).cpu().numpy()
-    table[0] /= x.numel() // channels
-    table.setflags(write=False)  # the rows are views: frozen dataclass, frozen arrays
-    return ChannelStats(table[0], table[1], table[2], shape)
+    return total, high, low, x.numel() // channels, shape
+
+
+def _finish_stats(pending: list[_Reduced | ChannelStats]) -> list[ChannelStats]:
+    """ChannelStats for each reduction, with one copy to numpy per dtype and device instead of one each."""
+    done: list[ChannelStats | None] = [p if isinstance(p, ChannelStats) else None for p in pending]
+    groups: dict[tuple[torch.dtype, torch.device], list[int]] = {}
+    for i, p in enumerate(pending):
+        if not isinstance(p, ChannelStats):
+            groups.setdefault((p[0].dtype, p[0].device), []).append(i)
+    for members in groups.values():
+        parts: list[Tensor] = []
+        for i in members:
+            total, high, low, _, _ = pending[i]  # type: ignore[misc]
+            parts += (total, high, low)
+        flat = torch.cat(parts).cpu().numpy()
+        spans = []
+        offset = 0
+        for i in members:
+            _, _, _, count, shape = pending[i]  # type: ignore[misc]
+            channels = int(pending[i][0].shape[0])  # type: ignore[index]
+            flat[offset : offset + channels] /= count
+            spans.append((i, offset, channels, shape))
+            offset += 3 * channels
+        flat.setflags(write=False)  # the fields are views of it: frozen dataclass, frozen arrays
+        for i, start, channels, shape in spans:
+            rows = flat[start : start + 3 * channels].reshape(3, channels)
+            done[i] = ChannelStats(rows[0], rows[1], rows[2], shape)
+    return [d for d in done if d is not None]
 
 
 @contextmanager
@@ -333,7 +586,7 @@ def capture(
         gradients: Keep the graph of every recorded output so that `cap.backward(scalar)` can fill
             `cap.gradients`; the block then runs under `torch.enable_grad()`.
         reduce: Compute per-channel mean/max/min of each output inside the hook (`cap.stats`).
-        store: Keep a detached copy of each output (`cap.activations`); with `reduce=True, store=False` only
+        store: Keep each output as it was produced (`cap.activations`); with `reduce=True, store=False` only
             the statistics are kept.
 
     Yields:
@@ -356,10 +609,14 @@ def capture(
             if gradients:
                 handles.append(model.register_forward_pre_hook(_leaf_inputs, with_kwargs=True))
             cap._open = True
-            with torch.enable_grad() if gradients else nullcontext():
+            copy_on_write = store and not gradients
+            with torch.enable_grad() if gradients else nullcontext(), _cow_mode(cap, copy_on_write):
                 yield cap
+            cap._settle(check=True)
         finally:
             cap._open = False
+            cap._settle(check=False)
+            cap._finish()
             for handle in handles:
                 handle.remove()
             for module, training in modes:
@@ -373,6 +630,15 @@ def capture(
             # Drop the graph and the bookkeeping; activations, stats and gradients stay.
             cap._seen.clear()
             cap._taps.clear()
+
+
+@contextmanager
+def _cow_mode(cap: Capture, active: bool) -> Iterator[None]:
+    if not active:
+        yield
+        return
+    with _CopyOnWrite(cap):
+        yield
 
 
 def _leaf_inputs(
