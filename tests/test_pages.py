@@ -292,7 +292,7 @@ def test_extreme_aspect_ratios_on_every_page(path: str) -> None:
     _widget(at, "segmented_control", "src").set_value("upload").run()
     if path != "app.py":
         at.switch_page(path).run()
-    if not at.file_uploader:
+    if not any(u.key == "upload" for u in at.file_uploader):  # the checkpoint door has uploaders of its own
         pytest.skip("this page shows no image")
     for size in [(2000, 3), (3, 2000), (1, 1), (5, 4)]:
         at.file_uploader(key="upload").upload(f"{size}.png", _png(size=size), "image/png").run()
