@@ -67,6 +67,27 @@ class Report:
         caption_html = f"<figcaption>{alt}</figcaption>" if caption else ""
         self._parts.append(f'<figure><img src="{src}" alt="{alt}"{size}>{caption_html}</figure>')
 
+    def bars(
+        self, counts: Sequence[int] | np.ndarray, edges: Sequence[float] | np.ndarray, caption: str = ""
+    ) -> None:
+        """A histogram as an inline SVG (bin i spans edges[i]..edges[i + 1]), its range written under it."""
+        values = np.asarray(counts, dtype=np.float64)
+        width, height = 320, 80
+        top = float(values.max()) if values.size and values.max() > 0 else 1.0
+        step = width / max(1, len(values))
+        bar = max(step - 0.5, 0.5)
+        rects = "".join(
+            f'<rect x="{i * step:.2f}" y="{height - h:.2f}" width="{bar:.2f}" height="{h:.2f}"/>'
+            for i, h in enumerate(values / top * height)
+        )
+        low, high = (float(edges[0]), float(edges[-1])) if len(edges) else (0.0, 0.0)
+        axis = f"{low:.3g} … {high:.3g}"
+        self._parts.append(
+            f'<figure><svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" fill="#4c78a8" '
+            f'role="img" aria-label="{html.escape(caption)}">{rects}</svg>'
+            f"<figcaption>{html.escape(caption)} ({html.escape(axis)})</figcaption></figure>"
+        )
+
     def table(self, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in columns)
         body = []

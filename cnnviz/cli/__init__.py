@@ -20,11 +20,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    from cnnviz.cli import explain, serve
+    from cnnviz.cli import explain, health, serve, top_images
 
     top = _Parser(prog="python -m cnnviz", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
     explain.add_parser(sub)
+    top_images.add_parser(sub)
+    health.add_parser(sub)
     serve.add_parser(sub)
     return top
 
