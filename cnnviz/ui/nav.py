@@ -29,4 +29,5 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/7_Detection.py", "page.detection", ":material/center_focus_strong:"),
     PageInfo("pages/8_Segmentation.py", "page.segmentation", ":material/texture:"),
     PageInfo("pages/9_Generation.py", "page.generation", ":material/brush:"),
+    PageInfo("pages/11_Many_images.py", "page.dataset", ":material/photo_library:"),
 )
