@@ -25,8 +25,13 @@ from cnnviz.ui import cache
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-    from cnnviz.analysis.dataset import HealthReport, ImagePairComparison, MistakeReport, ModelComparison
-    from cnnviz.analysis.dataset import TopImages
+    from cnnviz.analysis.dataset import (
+        HealthReport,
+        ImagePairComparison,
+        MistakeReport,
+        ModelComparison,
+        TopImages,
+    )
 
 __all__ = [
     "BATCH_SIZE",
@@ -103,7 +108,7 @@ Bar = Callable[[int, int], None]
 
 
 def default_set(spec: models.ModelSpec) -> str:
-    """The bundled set that fits a model: digits for a 1-channel net, shapes for the minis, else the photos."""
+    """The bundled set that fits a model: digits for a 1-channel net, shapes for the minis, else photos."""
     if spec.in_channels == 1:
         return "digits"
     if spec.name.endswith("-mini"):
