@@ -406,8 +406,12 @@ def compare_view() -> None:
     other = second_model(option)
     if other is None:
         return
-    with Bar() as bar:
-        result = many.compare_two(loaded, other, found, _bar=bar)
+    try:
+        with Bar() as bar:
+            result = many.compare_two(loaded, other, found, _bar=bar)
+    except ValueError as err:  # no layer of one name and shape in both, or too large to compare
+        show_error(err)
+        return
     label_b = options[option] if option != "upload" else other.spec.name
     st.plotly_chart(
         charts.bars(list(result.layers), result.cka.tolist(), title=t("many.cmp.cka", a=name, b=label_b)),

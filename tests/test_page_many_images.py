@@ -19,7 +19,7 @@ from sklearn.metrics import confusion_matrix
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from cnnviz import imagesets, models
-from cnnviz.analysis.dataset import compare_models, top_images
+from cnnviz.analysis.dataset import compare_models, layer_health, top_images
 from cnnviz.ui import many
 from cnnviz.ui.text import tr
 
@@ -266,3 +266,57 @@ def _digit_png(digit: int, i: int) -> bytes:
     buffer = io.BytesIO()
     item.load().save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def test_health_table_equals_layer_health(lenet: models.LoadedModel, digits: imagesets.ImageSet) -> None:
+    at = open_page(PAGE, model="lenet5")
+    _view(at, "health")
+    _no_errors(at)
+    table = at.dataframe[0].value
+    expected = layer_health(lenet.model, _batches(lenet, digits), gradients=True)
+    assert list(table[tr("many.col.layer", "en")]) == [r.layer for r in expected.layers]
+    assert list(table[tr("many.col.dead", "en")]) == [r.dead for r in expected.layers]
+    np.testing.assert_allclose(table[tr("many.col.mean", "en")], [r.mean for r in expected.layers], rtol=1e-6)
+    np.testing.assert_allclose(
+        table[tr("many.col.gradient_norm", "en")], [r.gradient_norm for r in expected.layers], rtol=1e-6
+    )
+    # Dead counted as the issue says, with plain forward hooks: a channel never above 0 anywhere.
+    maxima: dict[str, torch.Tensor] = {}
+    handles = [
+        module.register_forward_hook(
+            lambda _m, _a, out, name=name: maxima.__setitem__(
+                name,
+                torch.maximum(
+                    maxima.get(name, out.amax(dim=(0, *range(2, out.dim())))),
+                    out.amax(dim=(0, *range(2, out.dim()))),
+                ),
+            )
+        )
+        for name, module in lenet.model.named_modules()
+        if name
+    ]
+    try:
+        with torch.no_grad():
+            for _, x, _ in _batches(lenet, digits):
+                lenet.model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    for row in expected.layers:
+        assert row.dead == int((maxima[row.layer] <= 0).sum()), row.layer
+
+
+def test_a_mini_starts_on_the_shapes_and_compares_with_another_mini() -> None:
+    at = open_page(PAGE, model="resnet-mini")
+    _no_errors(at)
+    assert widget(at, "selectbox", "many_set_resnet-mini").value == "shapes"
+    _view(at, "compare")
+    second = widget(at, "selectbox", "many_second_resnet-mini")
+    second.select("se-resnet-mini").run()
+    _no_errors(at)
+    layers = _chart(at, "many_cka_chart")["data"][0]["y"]
+    assert layers and set(layers) <= set(many.compare_layers(models.load("resnet-mini")))
+    # No module of one name and shape in both: a sentence, not a traceback.
+    widget(at, "selectbox", "many_second_resnet-mini").select("vgg-mini").run()
+    assert_ok(at)
+    assert len(at.error) == 1 and "no layer matched" in at.error[0].value
