@@ -439,12 +439,28 @@ def compare_view() -> None:
     path = st.selectbox(t("many.cmp.image"), paths, key=f"many_cmp_image_{found.fingerprint[:12]}")
     image = found.load(path)
     cols = st.columns(2)
-    for col, model, label in ((cols[0], loaded, name), (cols[1], other, label_b)):
+    both = [(cols[0], loaded, name), (cols[1], other, label_b)]
+    for col, model, label in both:
         guess = top_k(cache.feature_maps(model, image).logits, model.categories, k=1)[0]
         caption = t("many.cmp.side", model=label, name=guess.name, p=guess.probability)
         picture = cam_picture(model, image, None)
         col.image(picture, caption=caption, width=200)
         report.image(picture, caption, width=200)
+    maps = [cache.feature_maps(model, image).maps for _, model, _ in both]
+    spatial = [
+        n
+        for n, shape in zip(result.layers, result.shapes, strict=True)
+        if len(shape) == 3 and all(n in m for m in maps)
+    ]
+    if not spatial:
+        return
+    layer = st.selectbox(t("many.cmp.layer"), spatial, index=len(spatial) - 1, key=f"many_cmp_layer_{name}")
+    for (col, _, label), found_maps in zip(both, maps, strict=True):
+        fmap = found_maps[layer]
+        grid = render.channel_grid(fmap, rank_channels(fmap), max_channels=16, cell=48)
+        caption = t("many.cmp.maps", model=label, layer=layer)
+        col.image(grid.image, caption=caption)
+        report.image(grid.image, caption)
 
 
 {"top": top_view, "health": health_view, "mistakes": mistakes_view, "compare": compare_view}[view]()

@@ -161,6 +161,11 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "many.cmp.image": ("Image for the side-by-side view", "나란히 볼 이미지"),
     "many.cmp.side": ("{model}: {name} ({p:.1%})", "{model}: {name} ({p:.1%})"),
+    "many.cmp.layer": ("Layer for the feature maps side by side", "나란히 볼 특징 맵의 층"),
+    "many.cmp.maps": (
+        "{model}: the 16 most active channels of {layer}",
+        "{model}: {layer}에서 가장 활발한 채널 16개",
+    ),
     "many.cmp.image_a": ("First image", "첫 번째 이미지"),
     "many.cmp.image_b": ("Second image", "두 번째 이미지"),
     "many.cmp.cosine": ("cosine", "코사인 유사도"),
