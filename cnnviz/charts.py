@@ -182,6 +182,31 @@ def bars(
     )
 
 
+def histogram(
+    counts: Sequence[int] | np.ndarray, edges: Sequence[float] | np.ndarray, title: str = ""
+) -> go.Figure:
+    """Binned counts as touching bars: bin i spans edges[i]..edges[i + 1] (log count axis: a ReLU's zeros
+    would flatten every other bin)."""
+    e = np.asarray(edges, dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    return go.Figure(
+        go.Bar(
+            x=(e[:-1] + e[1:]) / 2,
+            y=c,
+            width=np.diff(e),
+            marker=dict(line=dict(width=0)),
+            hovertemplate="%{x:.4g}: %{y:,}<extra></extra>",
+        ),
+        layout=dict(
+            title=dict(text=title),
+            margin=dict(l=10, r=10, t=40, b=10),
+            height=320,
+            yaxis_type="log",
+            bargap=0,
+        ),
+    )
+
+
 def line_chart(
     x: Sequence[float | str],
     series: dict[str, Sequence[float]],

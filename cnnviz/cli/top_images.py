@@ -20,6 +20,7 @@ from cnnviz.analysis.dataset import TopImages, top_images
 from cnnviz.cli.errors import CliError
 from cnnviz.cli.model_options import add_model_options, load_model, options_from_args
 from cnnviz.cli.sets import image_set, progress_batches
+from cnnviz.hooks import layer_name
 from cnnviz.imagesets import ImageSet
 from cnnviz.report import Report
 from cnnviz.ui.text import tr
@@ -71,9 +72,13 @@ def run(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise CliError(f"--k must be at least 1, got {args.k}.")
     model = load_model(options_from_args(args))
+    try:  # the layer is checked before the set is read: a wrong name is the one sentence said
+        layer = layer_name(model.model, args.layer)
+    except ValueError as err:
+        raise CliError(f"--layer {args.layer}: {err}") from None
     found = image_set(args.folder)
     try:
-        result = top_images(model.model, progress_batches(found, model, "top images"), args.layer, k=args.k)
+        result = top_images(model.model, progress_batches(found, model, "top images"), layer, k=args.k)
     except ValueError as err:
         raise CliError(f"--layer {args.layer}: {err}" if "layer" in str(err) else str(err)) from None
     out = Path(args.out)

@@ -30,4 +30,5 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/8_Segmentation.py", "page.segmentation", ":material/texture:"),
     PageInfo("pages/9_Generation.py", "page.generation", ":material/brush:"),
     PageInfo("pages/10_Network_at_a_glance.py", "page.overview", ":material/view_timeline:"),
+    PageInfo("pages/11_Many_images.py", "page.dataset", ":material/photo_library:"),
 )
