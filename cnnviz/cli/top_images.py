@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def top_images_json(result: TopImages) -> dict[str, list[dict[str, object]]]:
     return {
-        str(c): [{"image": t.path, "score": t.score} for t in result.channel(c)]
+        # NaN is not JSON: a channel that gave NaN on an image scores null there (and ranks last).
+        str(c): [
+            {"image": t.path, "score": t.score if math.isfinite(t.score) else None} for t in result.channel(c)
+        ]
         for c in range(result.channels)
     }
 
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CliError(f"--out {out}: cannot create it ({err.strerror or err}).") from None
     (out / "top_images.json").write_text(
-        json.dumps(top_images_json(result), indent=1) + "\n", encoding="utf-8"
+        json.dumps(top_images_json(result), indent=1, allow_nan=False) + "\n", encoding="utf-8"
     )
     report = Report(
         tr("report.top.title", args.lang, layer=result.layer, model=model.spec.name), lang=args.lang
