@@ -24,14 +24,14 @@ Trainer = Callable[[int | None, Path, bool], dict[str, Any]]
 
 TRAINERS: dict[str, str] = {
     "lenet5": "cnnviz.models.lenet:train_lenet5",
-    "alexnet-mini": "cnnviz.models.mini:train_alexnet_mini",
-    "vgg-mini": "cnnviz.models.mini:train_vgg_mini",
-    "resnet-mini": "cnnviz.models.mini:train_resnet_mini",
-    "se-resnet-mini": "cnnviz.models.mini:train_se_resnet_mini",
-    "plainnet-mini": "cnnviz.models.mini:train_plainnet_mini",
+    "alexnet-mini": "cnnviz.models.mini.training:train_alexnet_mini",
+    "vgg-mini": "cnnviz.models.mini.training:train_vgg_mini",
+    "resnet-mini": "cnnviz.models.mini.training:train_resnet_mini",
+    "se-resnet-mini": "cnnviz.models.mini.training:train_se_resnet_mini",
+    "plainnet-mini": "cnnviz.models.mini.training:train_plainnet_mini",
     "dcgan": "cnnviz.models.gan:train_dcgan",
-    "fcn-mini": "cnnviz.models.segmenters:train_fcn_mini",
-    "fcn-mini-instance": "cnnviz.models.segmenters:train_fcn_mini_instance",
+    "fcn-mini": "cnnviz.models.segmenters.training:train_fcn_mini",
+    "fcn-mini-instance": "cnnviz.models.segmenters.training:train_fcn_mini_instance",
     "yolo-mini": "cnnviz.models.detectors.yolo:train_yolo_mini",
 }
 

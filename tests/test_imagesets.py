@@ -36,6 +36,7 @@ from cnnviz.imagesets import (
     from_folder,
     from_path,
     from_zip,
+    zips,
 )
 
 # ------------------------------------------------------------------------------------------ file makers
@@ -453,7 +454,7 @@ def test_the_entry_count_is_refused_before_zipfile_reads_the_directory(
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("ZipFile parsed a directory that was already too large")
 
-    monkeypatch.setattr(imagesets.zipfile, "ZipFile", refuse)
+    monkeypatch.setattr(zips.zipfile, "ZipFile", refuse)
     with pytest.raises(ImageSetError) as caught:
         from_zip(data)
     assert caught.value.key == "too_many_members"
@@ -485,7 +486,7 @@ def test_reading_stops_where_a_member_runs_past_its_header(monkeypatch: pytest.M
 
 def test_the_total_is_enforced_while_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     data = _zip([(f"{i}.png", _png(i, (32, 32))) for i in range(4)], zipfile.ZIP_STORED)
-    monkeypatch.setattr(imagesets, "_check_headers", lambda *args: None)  # as if the headers had passed
+    monkeypatch.setattr(zips, "_check_headers", lambda *args: None)  # as if the headers had passed
     with pytest.raises(ImageSetError) as caught:
         from_zip(data, limits=Limits(max_total_bytes=6_000))
     assert caught.value.key == "too_large"

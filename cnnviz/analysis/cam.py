@@ -22,6 +22,10 @@ pass, with `cnnviz.hooks.capture`); a method then only says how much each channe
 `score` is the class logit (before softmax), or what a callable target returns. The constants and
 conventions follow pytorch-grad-cam 1.5.7 wherever a choice changes the numbers (named where they are used),
 so maps agree across tools; the tests compare every method with it.
+
+One file on purpose (a little over 600 lines): the six methods are small classes over one shared capture
+(`cam`), and the file reads top to bottom as the lecture's list of methods, so splitting it would only
+scatter that list.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ VGG-19), otherwise the weight pack's ImageNet MobileNetV2; :func:`pick_backbone`
 image so far and the losses), so a page can draw a progress bar and intermediate images and stop by simply
 not asking for the next step (or by ``should_stop`` returning True). The backbone is copied once per run, so
 the cached model shared by all sessions is never changed and its lock is held only while copying.
+
+One file on purpose (a little over 600 lines): backbones, losses, the feature extractor and the loop are one
+optimisation, each part used only by the next, read top to bottom in the lecture's order.
 """
 
 from __future__ import annotations

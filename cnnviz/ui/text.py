@@ -3,6 +3,9 @@
 The Korean follows the lecture's own terms (특징 맵, 필터, 스트라이드, 패딩, 풀링, ...). `tr` is pure so tests and
 the command line's reports use the table without Streamlit (imported only by `t` and the language picker);
 `t` reads the language chosen in the sidebar.
+
+One file on purpose (over 600 lines): the shared EN/KO table is one table by design, one key per line so a
+missing translation shows in a diff; each page's own keys live in `cnnviz/ui/texts/` and are merged in here.
 """
 
 from __future__ import annotations

@@ -1,77 +1,39 @@
-"""Mini networks of the lecture's CNN families, trained on synthetic shapes (3×64×64, `shapes.CLASSES`).
-
-The lecture's history, each step one small network that trains in a few minutes on two CPU cores:
-
-- `AlexNetMini`: ReLU, max pooling, dropout, trained with data augmentation (AlexNet vs LeNet-5);
-- `VGGMini`: only 3×3 convolutions with stride 1 and padding 1, and 2×2 max pooling;
-- `ResNetMini` with `BasicBlock`: H(x) = F(x) + x, identity skips and 1×1 stride-2 projection skips;
-- `ResNetMini` with `SEBasicBlock`: the same with a `SEBlock` (squeeze by global average pooling, excitation
-  FC → ReLU → FC → sigmoid, channel reweighting) on each residual branch;
-- `ResNetMini` with `PlainBlock`: the same depth without skips.
-
-Module names follow torchvision (`features.0`, `classifier.1`, `conv1`, `layer1.0.conv1`,
-`layer2.0.downsample.0`, `layer1.0.se.fc1`, `fc`), so code written for torchvision's AlexNet/VGG/ResNet finds
-the same parts here. Every ReLU is out-of-place, so a captured tensor is never changed after its hook ran and
-gradients with respect to it stay well defined; the residual addition is a plain `out + identity`, which
-`torch.fx` records as `layerN.M.add`.
-
-`plain_stack(depth)` and `residual_stack(depth)` build untrained CIFAR-style ResNet-20/56 stacks and their
-plain twins for the "vanishing gradients at initialisation" demo.
-
-Each bundled network is trained by `python -m cnnviz.train NAME` (the `train_*` functions here) and stored as
-`cnnviz/models/bundled/NAME.safetensors` with a `NAME.json` card.
-"""
+"""The mini networks' architectures (AlexNet, VGG, ResNet with basic, SE and plain blocks) and their builders,
+including the untrained ResNet-20/56 stacks and their plain twins."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import torch
-from PIL import Image, ImageOps
 from torch import nn
 
 from cnnviz.data import shapes
-from cnnviz.models.registry import BundledWeights, ModelSpec, register
-from cnnviz.models.training import Batch, Stopwatch, fit, one_cycle, write_card
 
 __all__ = [
-    "HELD_OUT_COUNT",
     "INPUT_SIZE",
     "MINI_NAMES",
     "NUM_CLASSES",
-    "SPECS",
     "AlexNetMini",
     "BasicBlock",
     "PlainBlock",
     "ResNetMini",
     "SEBasicBlock",
     "SEBlock",
-    "ShapesTransform",
     "VGGMini",
     "alexnet_mini",
     "build",
-    "evaluate",
-    "held_out_set",
     "plain_stack",
     "plainnet_mini",
     "residual_stack",
     "resnet_mini",
     "se_resnet_mini",
-    "train_alexnet_mini",
-    "train_plainnet_mini",
-    "train_resnet_mini",
-    "train_se_resnet_mini",
-    "train_vgg_mini",
     "vgg_mini",
 ]
 
+
 NUM_CLASSES = len(shapes.CLASSES)
 INPUT_SIZE = (shapes.CLASSIFICATION_SIZE, shapes.CLASSIFICATION_SIZE)
-HELD_OUT_COUNT = 1000
-"""Every card's held-out accuracy is measured on `shapes.held_out_seeds(HELD_OUT_COUNT)`."""
 
 
 # --------------------------------------------------------------------------------------------- AlexNet
@@ -491,211 +453,3 @@ def build(name: str) -> nn.Module:
         return _BUILDERS[name]()
     except KeyError:
         raise KeyError(f"unknown mini model {name!r}; known: {', '.join(MINI_NAMES)}") from None
-
-
-# ------------------------------------------------------------------------------------------------ specs
-
-
-@dataclass(frozen=True)
-class ShapesTransform:
-    """The mini networks' preprocessing: centre crop to a square, resize to 64×64, `shapes.normalize`.
-
-    A 64×64 shapes image passes through unchanged apart from the normalisation, so the app's input and the
-    training data agree exactly.
-    """
-
-    size: tuple[int, int] = INPUT_SIZE
-
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        """Returns `(3, 64, 64)` float32, `(pixels / 255 - MEAN) / STD`."""
-        image = image.convert("RGB")
-        if image.size != (self.size[1], self.size[0]):
-            image = ImageOps.fit(image, (self.size[1], self.size[0]), Image.Resampling.BILINEAR)
-        pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
-        return shapes.normalize(pixels.view(self.size[0], self.size[1], 3).permute(2, 0, 1))
-
-
-_NOTES: dict[str, tuple[str, int, tuple[str, ...]]] = {
-    # name: (family, year, tags); each one's note is "model.note.<name>" in cnnviz/ui/texts/models.py
-    "alexnet-mini": ("AlexNet", 2012, ("relu", "max pooling", "dropout", "augmentation")),
-    "vgg-mini": ("VGG", 2014, ("3x3",)),
-    "resnet-mini": ("ResNet", 2015, ("residual",)),
-    "se-resnet-mini": ("SENet", 2017, ("residual", "se")),
-    "plainnet-mini": ("ResNet", 2015, ("plain",)),
-}
-
-
-def _specs() -> list[ModelSpec]:
-    """The registry entries of the bundled mini networks."""
-    specs = []
-    for name in MINI_NAMES:
-        family, year, tags = _NOTES[name]
-        specs.append(
-            ModelSpec(
-                name=name,
-                family=family,
-                task="classification",
-                in_channels=3,
-                input_size=INPUT_SIZE,
-                source="bundled",
-                build=_BUILDERS[name],
-                transform=ShapesTransform(),
-                categories=shapes.CLASSES,
-                weights=BundledWeights(name),
-                mean=shapes.MEAN,
-                std=shapes.STD,
-                year=year,
-                tags=tags,
-            )
-        )
-    return specs
-
-
-SPECS: tuple[ModelSpec, ...] = tuple(register(spec) for spec in _specs())
-"""The registered specs, in the lecture's order."""
-
-
-# --------------------------------------------------------------------------------------------- training
-
-
-def held_out_set(count: int = HELD_OUT_COUNT) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fixed held-out images `(N, 3, 64, 64)` uint8 and labels `(N,)` every card is measured on."""
-    return shapes.classification_tensors(shapes.held_out_seeds(count))
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 250) -> float:
-    """Top-1 accuracy of `model` (put in eval mode) on uint8 `images` `(N, 3, H, W)`."""
-    model.eval()
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        logits = model(shapes.normalize(images[start : start + batch_size]))
-        correct += int((logits.argmax(1) == labels[start : start + batch_size]).sum())
-    return correct / len(images)
-
-
-def _augmenter() -> Callable[[torch.Tensor], torch.Tensor]:
-    """AlexNet-style augmentation of one uint8 `(3, H, W)` image: random crops, flips, colour jitter.
-
-    AlexNet trained on random crops and horizontal flips of its images and shifted their colours; here a
-    random resized crop (a small scale-and-shift affine move without empty borders), horizontal and vertical
-    flips (every shape class is closed under flips, so labels stay right) and brightness/contrast/saturation
-    jitter, all from `torchvision.transforms.v2`, drawn anew for each image.
-    """
-    from torchvision.transforms import v2
-
-    return v2.Compose(
-        [
-            v2.RandomResizedCrop(INPUT_SIZE, scale=(0.75, 1.0), ratio=(0.9, 1.1), antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.RandomVerticalFlip(),
-            v2.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25),
-        ]
-    )
-
-
-_AUGMENTATION_TEXT = (
-    "torchvision.transforms.v2 per image: RandomResizedCrop(64, scale 0.75-1, ratio 0.9-1.1), "
-    "RandomHorizontalFlip, RandomVerticalFlip, ColorJitter(brightness 0.25, contrast 0.25, saturation 0.25)"
-)
-_TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
-    "alexnet-mini": {"epochs": 8, "lr": 1.5e-3, "augment": True},
-    "vgg-mini": {"epochs": 5, "lr": 2e-3, "augment": False},
-    "resnet-mini": {"epochs": 6, "lr": 3e-3, "augment": False},
-    "se-resnet-mini": {"epochs": 6, "lr": 3e-3, "augment": False},
-    "plainnet-mini": {"epochs": 6, "lr": 3e-3, "augment": False},
-}
-_TRAIN_COUNT = 6000
-_BATCH_SIZE = 64
-_WEIGHT_DECAY = 5e-4
-_SEED = 0
-
-
-def _train(name: str, epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train one mini net on shapes, measure it on the held-out seeds, write NAME.safetensors + NAME.json.
-
-    Deterministic for a given machine and thread count: data, initial weights, batch order, dropout and
-    augmentation all follow `_SEED`; the global random state is left as it was.
-    """
-    settings = _TRAIN_DEFAULTS[name]
-    epochs = settings["epochs"] if epochs is None else epochs
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    watch = Stopwatch()
-    images, labels = shapes.classification_tensors(shapes.train_seeds(_TRAIN_COUNT))
-    held_images, held_labels = held_out_set()
-    augment = _augmenter() if settings["augment"] else None
-
-    def loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-        x = images[batch.index]
-        if augment is not None:
-            x = torch.stack([augment(img) for img in x])
-        return nn.functional.cross_entropy(model(shapes.normalize(x)), labels[batch.index])
-
-    def after_epoch(model: nn.Module, epoch: int) -> str | None:
-        # Only for the progress line: evaluation draws nothing, so training is the same either way.
-        return f"held-out accuracy {evaluate(model, held_images, held_labels):.4f}" if progress else None
-
-    model = fit(
-        lambda: build(name),
-        size=len(images),
-        batch_size=_BATCH_SIZE,
-        epochs=epochs,
-        seed=_SEED,
-        optimizer=lambda m: torch.optim.AdamW(m.parameters(), lr=settings["lr"], weight_decay=_WEIGHT_DECAY),
-        loss=loss,
-        schedule=one_cycle(settings["lr"], pct_start=0.2),
-        on_epoch=after_epoch,
-        name=name,
-        progress=progress,
-    ).model
-    accuracy = evaluate(model, held_images, held_labels)
-    timing = watch.read()
-    card = {
-        "architecture": f"cnnviz.models.mini.{_BUILDERS[name].__name__}",
-        "task": "classification",
-        "data": (
-            "synthetic shapes, classification mode (cnnviz.data.shapes.classification_sample), "
-            f"{INPUT_SIZE[0]}x{INPUT_SIZE[1]} RGB, one shape per image"
-        ),
-        "categories": list(shapes.CLASSES),
-        "normalize": {"mean": list(shapes.MEAN), "std": list(shapes.STD)},
-        "train_seeds": [0, _TRAIN_COUNT],
-        "train_count": _TRAIN_COUNT,
-        "held_out_seeds": [shapes.HELD_OUT_START, shapes.HELD_OUT_START + HELD_OUT_COUNT],
-        "seed": _SEED,
-        "epochs": epochs,
-        "batch_size": _BATCH_SIZE,
-        "optimizer": f"AdamW(lr={settings['lr']}, weight_decay={_WEIGHT_DECAY}), one-cycle schedule",
-        "loss": "cross-entropy on logits",
-        "augmentation": _AUGMENTATION_TEXT if settings["augment"] else "none",
-        "held_out_accuracy": round(accuracy, 4),
-        "held_out_count": HELD_OUT_COUNT,
-    }
-    record = ("params", "train_time_s", "threads", "torch", "python")
-    return write_card(name, model, card, out_dir, timing=timing, record=record)
-
-
-def train_alexnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train AlexNet-mini (with augmentation); returns the written model card."""
-    return _train("alexnet-mini", epochs, out_dir, progress)
-
-
-def train_vgg_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train VGG-mini; returns the written model card."""
-    return _train("vgg-mini", epochs, out_dir, progress)
-
-
-def train_resnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train ResNet-mini; returns the written model card."""
-    return _train("resnet-mini", epochs, out_dir, progress)
-
-
-def train_se_resnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train SE-ResNet-mini; returns the written model card."""
-    return _train("se-resnet-mini", epochs, out_dir, progress)
-
-
-def train_plainnet_mini(epochs: int | None, out_dir: Path, progress: bool) -> dict[str, Any]:
-    """Train PlainNet-mini; returns the written model card."""
-    return _train("plainnet-mini", epochs, out_dir, progress)
