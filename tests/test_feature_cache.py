@@ -139,3 +139,23 @@ def test_timing_is_off_unless_asked() -> None:
 
     assert cache.timed("layer")(f) is f  # CNNVIZ_TIMING_LOG is not set in tests
     assert cache.memory()["budget"] == cache.FEATURES.budget
+
+
+def test_layer_map_of_a_module_that_runs_twice_is_its_last_call() -> None:
+    """A ResNet block's ReLU runs twice; the map is its last output, so the early stop waits for that."""
+    torch.manual_seed(0)
+    loaded = models.load("resnet18", pretrained=False)
+    image = _image(3)
+    index = cache.feature_index(loaded, image)
+    assert index.calls["layer1.0.relu"] == 2
+    got: list[torch.Tensor] = []
+    handle = loaded.model.layer1[0].relu.register_forward_hook(
+        lambda m, a, out: got.append(out.detach().clone())
+    )
+    with torch.no_grad():
+        loaded.model(loaded.preprocess(image))
+    handle.remove()
+    assert len(got) == 2
+    fmap = cache.layer_map(loaded, image, "layer1.0.relu")
+    np.testing.assert_allclose(fmap, got[1][0].numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(fmap, got[0][0].numpy())  # the first call's output would be wrong

@@ -309,6 +309,7 @@ class FeatureIndex:
         logits: the model's output for a classifier, (K,), else None.
         input_shape: the tensor the model saw, (1, C, H, W).
         view: that tensor as an image, (H, W, C) uint8.
+        calls: module name -> how many times it ran (a map is its last call's output).
     """
 
     layers: tuple[str, ...]
@@ -316,6 +317,7 @@ class FeatureIndex:
     logits: np.ndarray | None
     input_shape: tuple[int, ...]
     view: np.ndarray = field(repr=False)
+    calls: dict[str, int] = field(repr=False)
 
 
 def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex:
@@ -334,9 +336,11 @@ def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex
         with torch.no_grad(), capture(model.model, store=False) as cap:
             out = forward(model.model, x)
         last: dict[str, tuple[int, ...] | None] = {}
+        calls: dict[str, int] = {}
         for call in cap.order:  # a module's first call fixes its place, its last call its shape
             if call.name:
                 last[call.name] = call.output_shape
+                calls[call.name] = call.nth + 1
         shapes = {
             name: (s[1], s[2], s[3]) if len(s) == 4 else (s[1], 1, 1)
             for name, s in last.items()
@@ -344,7 +348,7 @@ def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex
         }
         logits = out[0].float().cpu().numpy() if isinstance(out, torch.Tensor) and out.dim() == 2 else None
         view = model_view(x, model.spec.mean, model.spec.std)
-        return FeatureIndex(tuple(shapes), shapes, logits, tuple(x.shape), view)
+        return FeatureIndex(tuple(shapes), shapes, logits, tuple(x.shape), view, calls)
 
     return FEATURES.get(
         ("index", model.fingerprint, image_key(image)),
@@ -353,10 +357,16 @@ def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex
     )
 
 
+class _Enough(Exception):
+    """Raised by a hook once the wanted layer has run: the rest of the forward pass is not needed."""
+
+
 def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.ndarray:
     """One layer's (C, H, W) float32 feature map of one image, read-only, from a forward pass that records
-    only that layer; kept in `FEATURES` for every session (a vector layer is (C, 1, 1))."""
+    only that layer and stops after its last call; kept in `FEATURES` for every session (a vector layer is
+    (C, 1, 1))."""
     _start_housekeeping()
+    index = feature_index(model, image)
 
     def compute() -> np.ndarray:
         import torch
@@ -366,7 +376,21 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
 
         x = on_model_device(model.model, model.preprocess(image))
         with torch.no_grad(), capture(model.model, [layer]) as cap:
-            forward(model.model, x)
+            module = model.model.get_submodule(layer)
+            left = [index.calls.get(layer, 0)]
+
+            def stop(*_: Any) -> None:  # runs after capture's own hook on the module
+                left[0] -= 1
+                if left[0] == 0:
+                    raise _Enough
+
+            handle = module.register_forward_hook(stop)
+            try:
+                forward(model.model, x)
+            except _Enough:
+                pass
+            finally:
+                handle.remove()
         t = cap.activations.get(layer)
         if t is None or t.dim() not in (2, 4):
             raise ValueError(f"Layer {layer!r} of {model.spec.name} gives no feature map or vector.")
