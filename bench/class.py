@@ -147,7 +147,7 @@ class Student:
     switches: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     lost: bool = False
-    retries: int = 0  # clicks on Upload repeated because the first was lost (the browser's side)
+    retries: int = 0  # clicks on Upload or Feature maps repeated because one was lost (in the browser)
 
 
 async def _wait_idle(page, timeout: float = TIMEOUT_MS) -> None:
@@ -185,9 +185,11 @@ async def student(browser, url: str, k: int, image: Path, think: float, tr) -> S
         sidebar = page.locator("[data-testid='stSidebar']")
         dropzone = page.locator("[data-testid='stFileUploaderDropzoneInput']")
         for _ in range(3):  # a click that lands while the page is still rerunning can be lost: click again
-            await sidebar.get_by_text(tr("side.src.upload", "en"), exact=True).first.click()
-            await _wait_idle(page)
             try:
+                # The image source's button: the visible "Upload", not the checkpoint door's folded one.
+                button = sidebar.get_by_text(tr("side.src.upload", "en"), exact=True).locator("visible=true")
+                await button.first.click(timeout=30_000)
+                await _wait_idle(page)
                 await dropzone.first.wait_for(state="attached", timeout=15_000)
                 break
             except Exception:
@@ -198,8 +200,16 @@ async def student(browser, url: str, k: int, image: Path, think: float, tr) -> S
         await pause()
         step = "first view"
         t0 = time.perf_counter()
-        await page.get_by_role("link", name=tr("page.features", "en")).first.click()
-        await page.get_by_role("heading", name=tr("page.features", "en")).wait_for()
+        heading = page.get_by_role("heading", name=tr("page.features", "en"))
+        for attempt in range(3):  # as with Upload: a click during a rerun can be lost; the time runs on
+            await page.get_by_role("link", name=tr("page.features", "en")).first.click()
+            try:
+                await heading.wait_for(timeout=60_000 if attempt < 2 else TIMEOUT_MS)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                out.retries += 1
         await _new_src(page, 1, None)  # the channel grid: after the forward pass
         out.first_view = time.perf_counter() - t0
         await _wait_idle(page)
@@ -291,7 +301,7 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -
                 t0 = time.monotonic()
                 students = asyncio.run(run_class(url, n, think, tmp))
                 took = time.monotonic() - t0
-                peak = sampler.peak
+                peak = max(sampler.peak, rss_mb(server.pid))
                 time.sleep(after)
                 mb_after = rss_mb(server.pid)
                 own = _log_since(log, since, "layer")
