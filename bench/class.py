@@ -364,7 +364,7 @@ def main() -> None:
     )
     line("layer switch, p50 / p95 (server CPU)", [p50p95([r["cpu"] for r in own]) for _, _, own, *_ in rows])
     line(
-        "repeated Upload clicks (lost in the browser)",
+        "repeated clicks (lost in the browser)",
         [str(sum(s.retries for s in st)) for _, st, *_ in rows],
     )
     line("server runs of the layer column", [str(len(own)) for _, _, own, *_ in rows])

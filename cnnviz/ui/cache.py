@@ -4,7 +4,11 @@ Models are cached with `st.cache_resource` (one object for all sessions; `Loaded
 capture on it). Per-image results take the `LoadedModel` and the PIL image themselves and are keyed one way,
 by `_KEYS`: a model by its `fingerprint` (name and weights for a zoo model; a digest of every parameter for
 a user's model, so two user models with one name never share a result) and an image by its pixels. Changing
-a layer, a channel or the language re-renders without running the model again.
+a channel or the language re-renders without running the model again.
+
+The Feature maps page's maps live in `FEATURES`, a `ByteBudget` keyed the same way (fingerprint, image key):
+one layer at a time, least recently used evicted past the budget, idle ones dropped, so a class of students
+with their own photos costs a few MB each instead of every layer's maps (about 100 MB for MobileNetV2).
 """
 
 from __future__ import annotations
