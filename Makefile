@@ -1,11 +1,13 @@
-# One command to start the app (`make run`), one to run every test (`make test`).
-# Both create .venv on first use and are quick afterwards: installs re-run only when a requirements file changes.
+# One command to start the app (`make run`), one to run every test (`make test`), one to serve a class on the
+# network (`make class`; the Dockerfile runs `make weights` and `make class` too, so the two cannot drift).
+# All create .venv on first use and are quick afterwards: installs re-run only when a requirements file changes.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+HOST ?= 0.0.0.0
 
-.PHONY: run test lint weights clean
+.PHONY: run class test lint weights clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,11 @@ weights: $(VENV)/.app-installed
 
 run: weights
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address localhost
+
+# A room: every address of this machine (HOST=0.0.0.0), and two malloc arenas so that memory freed when
+# students leave goes back to the system (the app trims it; see README "Serving a class").
+class: weights
+	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .

@@ -134,8 +134,7 @@ def cam_picture(model: models.LoadedModel, image: Image.Image, target: int | Non
 
 
 def top_view() -> None:
-    fmaps = cache.feature_maps(loaded, choice.image)
-    layers = [n for n in fmaps.layers if len(fmaps.maps[n].shape) == 3]
+    layers = list(cache.feature_index(loaded, choice.image).layers)
     default = cache.cam_layer(loaded)
     cols = st.columns([2, 1])
     layer = remembered(
@@ -299,7 +298,7 @@ def mistakes_view() -> None:
     true_cam = cam_picture(loaded, image, wrong.true)
     cols[2].image(predicted_cam, caption=t("many.mis.cam", name=names[wrong.predicted]), width=160)
     cols[3].image(true_cam, caption=t("many.mis.cam", name=names[wrong.true]), width=160)
-    fmap = cache.feature_maps(loaded, image).maps[cache.cam_layer(loaded)]
+    fmap = cache.layer_map(loaded, image, cache.cam_layer(loaded))
     order = rank_channels(fmap)[:8]
     grid = render.channel_grid(fmap, order, max_channels=8, cell=64)
     active = t("many.mis.active", layer=cache.cam_layer(loaded), list=", ".join(str(int(c)) for c in order))
@@ -393,7 +392,7 @@ def compare_view() -> None:
             list(zip(pair.layers, pair.cosine.tolist(), pair.cka.tolist(), strict=True)),
         )
         for col, path, image in ((cols[0], a, image_a), (cols[1], b, image_b)):
-            guess = top_k(cache.feature_maps(loaded, image).logits, loaded.categories, k=1)[0]
+            guess = top_k(cache.feature_index(loaded, image).logits, loaded.categories, k=1)[0]
             caption = t("many.cmp.pred", path=path, name=guess.name, p=guess.probability)
             picture = cam_picture(loaded, image, None)
             col.image(picture, caption=caption, width=200)
@@ -441,22 +440,22 @@ def compare_view() -> None:
     cols = st.columns(2)
     both = [(cols[0], loaded, name), (cols[1], other, label_b)]
     for col, model, label in both:
-        guess = top_k(cache.feature_maps(model, image).logits, model.categories, k=1)[0]
+        guess = top_k(cache.feature_index(model, image).logits, model.categories, k=1)[0]
         caption = t("many.cmp.side", model=label, name=guess.name, p=guess.probability)
         picture = cam_picture(model, image, None)
         col.image(picture, caption=caption, width=200)
         report.image(picture, caption, width=200)
-    maps = [cache.feature_maps(model, image).maps for _, model, _ in both]
+    indexes = [cache.feature_index(model, image) for _, model, _ in both]
     spatial = [
         n
         for n, shape in zip(result.layers, result.shapes, strict=True)
-        if len(shape) == 3 and all(n in m for m in maps)
+        if len(shape) == 3 and all(n in index.shapes for index in indexes)
     ]
     if not spatial:
         return
     layer = st.selectbox(t("many.cmp.layer"), spatial, index=len(spatial) - 1, key=f"many_cmp_layer_{name}")
-    for (col, _, label), found_maps in zip(both, maps, strict=True):
-        fmap = found_maps[layer]
+    for col, model, label in both:
+        fmap = cache.layer_map(model, image, layer)
         grid = render.channel_grid(fmap, rank_channels(fmap), max_channels=16, cell=48)
         caption = t("many.cmp.maps", model=label, layer=layer)
         col.image(grid.image, caption=caption)

@@ -1,10 +1,12 @@
 """Feature maps: any layer of any model on the chosen image, channel grid, statistics, top-k, Grad-CAM."""
 
 import streamlit as st
+from PIL import Image
 
 from cnnviz import charts, render
 from cnnviz.analysis.cam import CAM_METHODS, top_k
-from cnnviz.analysis.features import FeatureMaps, feature_map_stats, rank_channels
+from cnnviz.analysis.features import feature_map_stats, rank_channels
+from cnnviz.models import LoadedModel
 from cnnviz.ui import cache, trace_view
 from cnnviz.ui.sidebar import model_caption, page, require_model
 from cnnviz.ui.text import t
@@ -19,7 +21,7 @@ st.caption(model_caption(loaded))
 
 digest = cache.image_key(choice.image)
 with st.spinner(t("fm.running")):
-    fmaps = cache.feature_maps(loaded, choice.image)
+    fmaps = cache.feature_index(loaded, choice.image)
 
 left, right = st.columns([1, 2])
 with left:
@@ -34,13 +36,21 @@ with left:
         st.plotly_chart(charts.bars([p.name for p in preds], [p.probability for p in preds]), key="fm_topk")
 
 
-def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
-    """Layer, grid, channel and statistics. Not a fragment: a layer switch reruns the page (the forward pass
-    is cached), so the sidebar's share link carries the new layer."""
+@cache.timed("layer")
+def layer_view(loaded: LoadedModel, image: Image.Image) -> None:
+    """Layer, grid, channel and statistics.
+
+    Not a fragment: a layer switch reruns the page (the forward pass is cached), so the sidebar's share link
+    carries the new layer. It is given the model and image, not their maps: the shared cache keeps one
+    layer's map, a session none.
+    """
+    model_name = loaded.spec.name
+    index = cache.feature_index(loaded, image)
+    layers = index.layers
     layer = st.selectbox(
-        t("fm.layer"), fmaps.layers, index=0, key="layer", bind="query-params", help=t("fm.layer_help")
+        t("fm.layer"), layers, index=0, key="layer", bind="query-params", help=t("fm.layer_help")
     )
-    fmap = fmaps.maps[layer]
+    fmap = cache.layer_map(loaded, image, layer)
     c, h, w = fmap.shape
     st.write(t("fm.shape", c=c, h=h, w=w))
     order = rank_channels(fmap)
@@ -84,16 +94,16 @@ def layer_view(fmaps: FeatureMaps, model_name: str) -> None:
             hide_index=True,
             key="fm_stats",
         )
-    trace_view.trace_ui(loaded, choice.image, layer, fmaps, channel)
+    trace_view.trace_ui(loaded, image, layer, fmap, index.view, channel)
 
 
 with right:
-    layer_view(fmaps, loaded.spec.name)
+    layer_view(loaded, choice.image)
 
 if fmaps.logits is not None:
     st.subheader("Grad-CAM")
     st.caption(t("fm.cam_help"))
-    cam_layers = [n for n in fmaps.layers if len(fmaps.maps[n].shape) == 3 and fmaps.maps[n].shape[1] > 1]
+    cam_layers = [n for n in fmaps.layers if fmaps.shapes[n][1] > 1]
     default_layer = cache.cam_layer(loaded)
     cols = st.columns(4)
     method = cols[3].selectbox(

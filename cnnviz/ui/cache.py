@@ -4,14 +4,26 @@ Models are cached with `st.cache_resource` (one object for all sessions; `Loaded
 capture on it). Per-image results take the `LoadedModel` and the PIL image themselves and are keyed one way,
 by `_KEYS`: a model by its `fingerprint` (name and weights for a zoo model; a digest of every parameter for
 a user's model, so two user models with one name never share a result) and an image by its pixels. Changing
-a layer, a channel or the language re-renders without running the model again.
+a channel or the language re-renders without running the model again.
+
+The Feature maps page's maps live in `FEATURES`, a `ByteBudget` keyed the same way (fingerprint, image key):
+one layer at a time, least recently used evicted past the budget, idle ones dropped, so a class of students
+with their own photos costs a few MB each instead of every layer's maps (about 100 MB for MobileNetV2).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import functools
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import streamlit as st
 from PIL import Image
 
@@ -23,23 +35,205 @@ if TYPE_CHECKING:
     from cnnviz.analysis.architecture import Traits
     from cnnviz.analysis.augment import TranslationTest
     from cnnviz.analysis.cam import CamResult
-    from cnnviz.analysis.features import FeatureMaps
     from cnnviz.analysis.summary import LayerRow
     from cnnviz.models.checkpoint import LoadReport
 
 __all__ = [
+    "ByteBudget",
+    "FeatureIndex",
     "architecture",
     "cam_layer",
     "checkpoint_model",
-    "feature_maps",
+    "feature_index",
     "grad_cam",
     "image_key",
+    "layer_map",
     "load_model",
+    "memory",
     "model_architecture",
     "sample_image",
+    "timed",
     "translation",
     "upload_key",
 ]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+_TIMING_LOG = os.environ.get("CNNVIZ_TIMING_LOG")
+_TIMING_WRITE = threading.Lock()
+
+
+def timed(what: str) -> Callable[[F], F]:
+    """Decorates a page function so that each run appends one JSON line (what, wall and thread CPU seconds,
+    the session, the feature cache's budget and resident bytes) to $CNNVIZ_TIMING_LOG.
+
+    For `bench/class.py`: with the variable unset (always, outside the bench) it returns the function itself,
+    so the app pays nothing.
+    """
+
+    def decorate(fn: F) -> F:
+        if not _TIMING_LOG:
+            return fn
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _log_timing(what, time.perf_counter() - wall, time.thread_time() - cpu)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def _log_timing(what: str, wall: float, cpu: float) -> None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    row: dict[str, Any] = {"what": what, "wall": wall, "cpu": cpu, "t": time.time()}
+    row["session"] = ctx.session_id if ctx is not None else None
+    row.update(memory())
+    with _TIMING_WRITE, open(str(_TIMING_LOG), "a") as log:
+        log.write(json.dumps(row) + "\n")
+
+
+def memory() -> dict[str, int]:
+    """The per-(model, image) feature cache's budget and resident size, in bytes."""
+    return {"budget": FEATURES.budget, "resident": FEATURES.resident}
+
+
+class ByteBudget:
+    """A least-recently-used cache for every session, bounded by bytes, that also drops idle entries.
+
+    Streamlit's caches bound the number of entries, not their size, and a fragment's arguments keep a
+    session's own copy alive after the cache has let go of it. This one is looked up by key on every run (no
+    session holds its values between runs), computes a missing value once however many sessions ask for it
+    at the same time, evicts the least recently used values past `budget` bytes, and `sweep()` drops values
+    unused for `idle` seconds. A value larger than the whole budget is computed and returned, not kept.
+    """
+
+    def __init__(self, budget: int, idle: float) -> None:
+        if budget < 0 or idle <= 0:
+            raise ValueError(
+                f"A byte budget needs budget >= 0 and idle > 0 seconds, got {budget} and {idle}."
+            )
+        self.budget, self.idle = budget, idle
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Hashable, tuple[Any, int, float]] = OrderedDict()
+        self._pending: dict[Hashable, threading.Event] = {}
+        self.resident = 0
+        self.dropped = 0
+        """How many values were evicted or expired so far."""
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable, compute: Callable[[], T], size: Callable[[T], int]) -> T:
+        """The value of `key`, computed by `compute()` when missing (one thread computes, the others wait)."""
+        while True:
+            with self._lock:
+                hit = self._entries.get(key)
+                if hit is not None:
+                    self._entries[key] = (hit[0], hit[1], time.monotonic())
+                    self._entries.move_to_end(key)
+                    return hit[0]
+                pending = self._pending.get(key)
+                if pending is None:
+                    pending = self._pending[key] = threading.Event()
+                    break
+            pending.wait()  # another session computes it; if that failed, try ourselves
+        try:
+            value = compute()
+            nbytes = size(value)
+            with self._lock:
+                if nbytes <= self.budget:
+                    self._entries[key] = (value, nbytes, time.monotonic())
+                    self.resident += nbytes
+                    while self.resident > self.budget:
+                        self._drop(next(iter(self._entries)))
+            return value
+        finally:
+            with self._lock:
+                del self._pending[key]
+            pending.set()
+
+    def sweep(self, now: float | None = None) -> int:
+        """Drops the values unused for `idle` seconds (at monotonic time `now`); returns how many."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            old = [k for k, (_, _, used) in self._entries.items() if now - used >= self.idle]
+            for key in old:
+                self._drop(key)
+        return len(old)
+
+    def clear(self) -> None:
+        with self._lock:
+            for key in list(self._entries):
+                self._drop(key)
+
+    def _drop(self, key: Hashable) -> None:
+        _, nbytes, _ = self._entries.pop(key)
+        self.resident -= nbytes
+        self.dropped += 1
+
+
+def _env_mb(name: str, default: float) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        return int(float(raw) * 2**20) if raw else int(default * 2**20)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of megabytes, got {raw!r}.") from None
+
+
+FEATURES = ByteBudget(_env_mb("CNNVIZ_FEATURE_CACHE_MB", 256), idle=30.0)
+"""Feature maps of every session: one layer at a time, 256 MB unless $CNNVIZ_FEATURE_CACHE_MB says."""
+
+_HOUSEKEEPING = threading.Lock()
+_housekeeper: threading.Thread | None = None
+
+
+def _start_housekeeping() -> None:
+    """Once per process: fewer malloc arenas, and a thread that expires idle features and gives freed
+    memory back to the system (glibc keeps freed pages of its arenas otherwise)."""
+    global _housekeeper
+    with _HOUSEKEEPING:
+        if _housekeeper is not None:
+            return
+        libc = _glibc()
+        if libc is not None and "MALLOC_ARENA_MAX" not in os.environ:
+            libc.mallopt(-8, 2)  # M_ARENA_MAX: one arena per script thread would keep each one's free pages
+        _housekeeper = threading.Thread(
+            target=_housekeep, args=(libc,), name="cnnviz-housekeeping", daemon=True
+        )
+        _housekeeper.start()
+
+
+def _housekeep(libc: Any) -> None:
+    seen = FEATURES.dropped
+    while True:
+        time.sleep(10.0)
+        FEATURES.sweep()
+        if FEATURES.dropped != seen and libc is not None:
+            seen = FEATURES.dropped
+            import gc
+
+            gc.collect()
+            libc.malloc_trim(0)
+
+
+def _glibc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim, libc.mallopt  # noqa: B018 - glibc only
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def image_key(image: Image.Image) -> str:
@@ -109,17 +303,107 @@ def sample_image(name: str) -> Image.Image:
     return images.load_sample(name)
 
 
-@_resource(max_entries=4)
-def feature_maps(model: models.LoadedModel, image: Image.Image) -> FeatureMaps:
-    """Every layer's feature maps of one image, computed in one forward pass and kept read-only.
+@dataclass(frozen=True)
+class FeatureIndex:
+    """What the Feature maps page shows of one (model, image) without any layer's maps.
 
-    cache_resource, not cache_data: the maps are large and read-only, and cache_data would copy them on
-    every rerun.
+    Attributes:
+        layers: module names in the order they ran, as in `cnnviz.analysis.features.FeatureMaps.layers`.
+        shapes: module name -> the (C, H, W) of its map (vectors are (C, 1, 1)).
+        logits: the model's output for a classifier, (K,), else None.
+        input_shape: the tensor the model saw, (1, C, H, W).
+        view: that tensor as an image, (H, W, C) uint8.
+        calls: module name -> how many times it ran (a map is its last call's output).
     """
-    from cnnviz.analysis.features import feature_maps as compute
 
-    x = model.preprocess(image)
-    return compute(model.model, x, mean=model.spec.mean, std=model.spec.std)
+    layers: tuple[str, ...]
+    shapes: dict[str, tuple[int, int, int]] = field(repr=False)
+    logits: np.ndarray | None
+    input_shape: tuple[int, ...]
+    view: np.ndarray = field(repr=False)
+    calls: dict[str, int] = field(repr=False)
+
+
+def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex:
+    """The layers, their shapes, the logits and the model's view of one image: one forward pass that keeps
+    no maps, shared by every session (`FEATURES`)."""
+    _start_housekeeping()
+
+    def compute() -> FeatureIndex:
+        import torch
+
+        from cnnviz.hooks import capture
+        from cnnviz.tensors import forward, model_view, on_model_device
+
+        x = model.preprocess(image)
+        x = on_model_device(model.model, x)
+        with torch.no_grad(), capture(model.model, store=False) as cap:
+            out = forward(model.model, x)
+        last: dict[str, tuple[int, ...] | None] = {}
+        calls: dict[str, int] = {}
+        for call in cap.order:  # a module's first call fixes its place, its last call its shape
+            if call.name:
+                last[call.name] = call.output_shape
+                calls[call.name] = call.nth + 1
+        shapes = {
+            name: (s[1], s[2], s[3]) if len(s) == 4 else (s[1], 1, 1)
+            for name, s in last.items()
+            if s is not None and len(s) in (2, 4)
+        }
+        logits = out[0].float().cpu().numpy() if isinstance(out, torch.Tensor) and out.dim() == 2 else None
+        view = model_view(x, model.spec.mean, model.spec.std)
+        return FeatureIndex(tuple(shapes), shapes, logits, tuple(x.shape), view, calls)
+
+    return FEATURES.get(
+        ("index", model.fingerprint, image_key(image)),
+        compute,
+        lambda v: v.view.nbytes + (v.logits.nbytes if v.logits is not None else 0) + 200 * len(v.layers),
+    )
+
+
+class _Enough(Exception):
+    """Raised by a hook once the wanted layer has run: the rest of the forward pass is not needed."""
+
+
+def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.ndarray:
+    """One layer's (C, H, W) float32 feature map of one image, read-only, from a forward pass that records
+    only that layer and stops after its last call; kept in `FEATURES` for every session (a vector layer is
+    (C, 1, 1))."""
+    _start_housekeeping()
+    index = feature_index(model, image)
+
+    def compute() -> np.ndarray:
+        import torch
+
+        from cnnviz.hooks import capture
+        from cnnviz.tensors import forward, on_model_device
+
+        x = on_model_device(model.model, model.preprocess(image))
+        with torch.no_grad(), capture(model.model, [layer]) as cap:
+            module = model.model.get_submodule(layer)
+            left = [index.calls.get(layer, 0)]
+
+            def stop(*_: Any) -> None:  # runs after capture's own hook on the module
+                left[0] -= 1
+                if left[0] == 0:
+                    raise _Enough
+
+            handle = module.register_forward_hook(stop)
+            try:
+                forward(model.model, x)
+            except _Enough:
+                pass
+            finally:
+                handle.remove()
+        t = cap.activations.get(layer)
+        if t is None or t.dim() not in (2, 4):
+            raise ValueError(f"Layer {layer!r} of {model.spec.name} gives no feature map or vector.")
+        arr = t[0].float().cpu().numpy()
+        arr = arr[:, None, None] if t.dim() == 2 else arr
+        arr.flags.writeable = False
+        return arr
+
+    return FEATURES.get(("map", model.fingerprint, image_key(image), layer), compute, lambda a: a.nbytes)
 
 
 SCORE_CAM_CHANNELS = 64

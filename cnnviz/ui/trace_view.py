@@ -14,7 +14,6 @@ from cnnviz.ui import cache
 from cnnviz.ui.text import t
 
 if TYPE_CHECKING:
-    from cnnviz.analysis.features import FeatureMaps
     from cnnviz.analysis.trace import Box, CellTrace
 
 __all__ = ["MAX_WRITTEN_TERMS", "cell_trace", "is_conv", "trace_ui", "written_sum"]
@@ -94,15 +93,20 @@ def _field_image(view: np.ndarray, field: Box | None, support: Box | None) -> Im
 
 
 def trace_ui(
-    loaded: models.LoadedModel, image: Image.Image, layer: str, fmaps: FeatureMaps, channel: int = 0
+    loaded: models.LoadedModel,
+    image: Image.Image,
+    layer: str,
+    fmap: np.ndarray,
+    view: np.ndarray,
+    channel: int = 0,
 ) -> None:
-    """The whole trace view for `channel` of `layer`; a sentence instead for layers that are not Conv2d."""
+    """The whole trace view for `channel` of `layer` (its (C, H, W) map `fmap`, the model's input `view`); a
+    sentence instead for layers that are not Conv2d."""
     st.subheader(t("trace.title"))
     if not is_conv(loaded, layer):
         st.info(t("trace.not_conv"))
         return
     st.caption(t("trace.intro"))
-    fmap = fmaps.maps[layer]
     _, h, w = fmap.shape
     base = f"trace_{loaded.spec.name}_{layer}"
     pick_key, row_key, col_key = f"{base}_{channel}_pick", f"{base}_row", f"{base}_col"
@@ -148,7 +152,7 @@ def trace_ui(
             if box is not None
             else t("trace.field_none")
         )
-        st.image(_field_image(fmaps.view, box, tr.support))
+        st.image(_field_image(view, box, tr.support))
         st.caption(caption)
         st.caption(t("trace.support"))
     with right:

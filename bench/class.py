@@ -1,0 +1,391 @@
+"""A class on one server: N students at once, each with their own photo, on the Feature maps page.
+
+One real `streamlit run app.py` on loopback and N headless chromium sessions (one browser, one context per
+student). Each student opens the app, picks Upload, uploads its own 300×200 photo, opens Feature maps and
+switches layers three times, waiting a seeded random "think time" between actions as a person does; then
+all of them close and the server is left alone for `--after` seconds.
+
+Printed per class size:
+- first Feature maps view (click on the link -> channel grid shown), p50/p95, as the browser sees it;
+- layer switch (key press -> the grid's new picture in the page), p50/p95, as the browser sees it, and the
+  server's own time for it: the layer column's script run, including encoding its pictures and charts into
+  messages, measured inside the server (the page writes one line per run to $CNNVIZ_TIMING_LOG; unset, the
+  app measures nothing). Wall time, and the script thread's CPU time;
+- errors (exception boxes, timeouts) and lost sessions (a "connection" box, or a page that never finished);
+- server memory (VmRSS from /proc): before, peak while the class runs, `--after` seconds after it closed;
+  peak growth per student; the feature cache's budget and resident bytes (from the timing log).
+
+Bounded: at most 32 students per run, every wait has a timeout, and the server is stopped at the end.
+Needs Debian's chromium and playwright. Run: .venv/bin/python bench/class.py --students 1,12,24
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+MAX_STUDENTS = 32
+LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "features.4.conv.0"]
+TIMEOUT_MS = 240_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    cmd += [
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env, "CNNVIZ_TIMING_LOG": str(log)},
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("streamlit did not start within 120 s")
+
+
+def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
+    """Resident memory of `pid` in MB (VmRSS now, or VmHWM: the peak since it started)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"/proc/{pid}/status has no {field_name}")
+
+
+class Sampler:
+    """Samples a process's VmRSS every `every` seconds in a thread; `peak` since the last `reset()`."""
+
+    def __init__(self, pid: int, every: float = 0.2) -> None:
+        self.pid, self.every, self.peak = pid, every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.peak = max(self.peak, rss_mb(self.pid))
+            except (OSError, ValueError):
+                return
+
+    def reset(self) -> None:
+        self.peak = rss_mb(self.pid)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def photo(seed: int) -> bytes:
+    """A distinct 300×200 PNG per student: smooth colours and a few squares (noise would make a big PNG)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:200, 0:300]
+    arr = np.zeros((200, 300, 3), np.float64)
+    for c in range(3):
+        fx, fy, ph = [*rng.uniform(0.005, 0.05, 2).tolist(), rng.uniform(0, 6.3)]
+        arr[..., c] = 127 + 100 * np.sin(fx * xx + fy * yy + ph)
+    for _ in range(4):
+        x0, y0 = int(rng.integers(0, 250)), int(rng.integers(0, 150))
+        arr[y0 : y0 + 50, x0 : x0 + 50] = rng.integers(0, 255, 3)
+    buf = io.BytesIO()
+    Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@dataclass
+class Student:
+    first_view: float | None = None
+    switches: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lost: bool = False
+    retries: int = 0  # clicks on Upload or Feature maps repeated because one was lost (in the browser)
+
+
+async def _wait_idle(page, timeout: float = TIMEOUT_MS) -> None:
+    await page.wait_for_timeout(300)
+    await page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout)
+
+
+async def _new_src(page, index: int, old: str | None, timeout: float = TIMEOUT_MS) -> None:
+    await page.wait_for_function(
+        "([i, old]) => { const el = document.querySelectorAll(\"[data-testid='stImage'] img\")[i];"
+        " return el && el.getAttribute('src') && el.getAttribute('src') !== old; }",
+        arg=[index, old],
+        timeout=timeout,
+    )
+
+
+async def student(browser, url: str, k: int, image: Path, think: float, tr) -> Student:
+    out = Student()
+    rng = random.Random(k)
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+
+    async def pause() -> None:
+        await page.wait_for_timeout(1000 * think * rng.uniform(0.5, 1.5))
+
+    step = "arrive"
+    try:
+        await page.wait_for_timeout(1000 * think * rng.uniform(0, 1))  # a class does not arrive in one ms
+        step = "open"
+        await page.goto(url + "/?lang=en", wait_until="domcontentloaded")
+        await page.get_by_role("heading", name=tr("app.title", "en")).wait_for()
+        await _wait_idle(page)
+        step = "pick upload"
+        sidebar = page.locator("[data-testid='stSidebar']")
+        dropzone = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+        for _ in range(3):  # a click that lands while the page is still rerunning can be lost: click again
+            try:
+                # The image source's button: the visible "Upload", not the checkpoint door's folded one.
+                button = sidebar.get_by_text(tr("side.src.upload", "en"), exact=True).locator("visible=true")
+                await button.first.click(timeout=30_000)
+                await _wait_idle(page)
+                await dropzone.first.wait_for(state="attached", timeout=15_000)
+                break
+            except Exception:
+                out.retries += 1
+        step = "upload"
+        await page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(image))
+        await _wait_idle(page)
+        await pause()
+        step = "first view"
+        t0 = time.perf_counter()
+        heading = page.get_by_role("heading", name=tr("page.features", "en"))
+        for attempt in range(3):  # as with Upload: a click during a rerun can be lost; the time runs on
+            await page.get_by_role("link", name=tr("page.features", "en")).first.click()
+            try:
+                await heading.wait_for(timeout=60_000 if attempt < 2 else TIMEOUT_MS)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                out.retries += 1
+        await _new_src(page, 1, None)  # the channel grid: after the forward pass
+        out.first_view = time.perf_counter() - t0
+        await _wait_idle(page)
+        layer_box = page.locator("[data-testid='stSelectbox']").filter(has_text=tr("fm.layer", "en"))
+        for i in range(3):
+            await pause()
+            step = f"switch {i + 1}"
+            img = page.locator("[data-testid='stImage'] img").nth(1)
+            before = await img.get_attribute("src")
+            await layer_box.locator("input").click()
+            t0 = time.perf_counter()
+            await layer_box.locator("input").fill(LAYERS[(k + i) % len(LAYERS)])
+            await page.keyboard.press("Enter")
+            await _new_src(page, 1, before)
+            out.switches.append(time.perf_counter() - t0)
+            await _wait_idle(page)
+        if await page.locator("[data-testid='stException']").count():
+            out.errors.append("exception box")
+        if await page.get_by_text("Connection error").count():
+            out.lost = True
+    except Exception as err:  # a bench counts what went wrong, it does not stop
+        out.errors.append(step + ": " + type(err).__name__ + ": " + str(err).splitlines()[0][:120])
+        try:
+            await page.screenshot(path=str(ROOT / "test-artifacts" / f"class_error_{k}.png"), full_page=True)
+            out.lost = bool(await page.get_by_text("Connection error").count())
+        except Exception:
+            out.lost = True
+    finally:
+        await context.close()
+    return out
+
+
+def pct(xs: list[float], q: float) -> float:
+    """The q-quantile (0..1) of xs by linear interpolation; nan for an empty list."""
+    if not xs:
+        return float("nan")
+    return float(np.quantile(np.asarray(xs), q))
+
+
+def _log_since(log: Path, since: float, what: str) -> list[dict]:
+    if not log.exists():
+        return []
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return [r for r in rows if r["t"] >= since and r["what"] == what]
+
+
+async def run_class(url: str, n: int, think: float, tmp: Path) -> list[Student]:
+    from playwright.async_api import async_playwright
+
+    from cnnviz.ui.text import tr
+
+    files = []
+    for k in range(n):
+        path = tmp / f"student{k:02d}.png"
+        path.write_bytes(photo(1000 + k + 100 * n))
+        files.append(path)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            return list(
+                await asyncio.gather(*(student(browser, url, k, files[k], think, tr) for k in range(n)))
+            )
+        finally:
+            await browser.close()
+
+
+def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -> list[tuple]:
+    """Serves the app, warms it with one student, then runs one class per size in `sizes`.
+
+    Returns one row per class: (students, [Student], server timing rows, MB before, peak, after, seconds).
+    """
+
+    with tempfile.TemporaryDirectory() as tmpname:
+        tmp = Path(tmpname)
+        log = tmp / "timing.jsonl"
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        server = _serve(port, log, env)
+        sampler = Sampler(server.pid)
+        rows = []
+        try:
+            # Warm up: the model, the sample image and every import, by one student who then leaves.
+            asyncio.run(run_class(url, 1, 0.2, tmp))
+            time.sleep(10)
+            for n in sizes:
+                before = rss_mb(server.pid)
+                sampler.reset()
+                since = time.time()
+                t0 = time.monotonic()
+                students = asyncio.run(run_class(url, n, think, tmp))
+                took = time.monotonic() - t0
+                peak = max(sampler.peak, rss_mb(server.pid))
+                time.sleep(after)
+                mb_after = rss_mb(server.pid)
+                own = _log_since(log, since, "layer")
+                rows.append((n, students, own, before, peak, mb_after, took))
+                print(f"done: {n} students in {took:.0f} s", file=sys.stderr, flush=True)
+        finally:
+            sampler.stop()
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--students", default="1,12,24", help="class sizes, comma-separated (each ≤ 32)")
+    ap.add_argument("--think", type=float, default=2.0, help="mean seconds a student waits between actions")
+    ap.add_argument("--after", type=float, default=60.0, help="seconds to wait after a class before 'after'")
+    ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server's environment")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.students.split(",") if s.strip()]
+    if not sizes or min(sizes) < 1 or max(sizes) > MAX_STUDENTS:
+        raise SystemExit(f"--students takes 1..{MAX_STUDENTS} per class, got {args.students!r}")
+    if not Path(CHROMIUM).exists():
+        raise SystemExit("Debian's chromium is not installed")
+    env = dict(e.split("=", 1) for e in args.env)
+    rows = measure(sizes, args.think, args.after, env)
+    print(f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless, think {args.think} s")
+    print("memory 'before' of the first class is the warm baseline (after one student came and left)")
+    if env:
+        print("server environment: " + " ".join(f"{k}={v}" for k, v in env.items()))
+    print()
+    head = "| | " + " | ".join(f"{n} student{'s' if n > 1 else ''}" for n, *_ in rows) + " |"
+    print(head)
+    print("|---" * (len(rows) + 1) + "|")
+
+    def line(label: str, cells: list[str]) -> None:
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+    def p50p95(xs: list[float]) -> str:
+        return f"{pct(xs, 0.5):.2f} / {pct(xs, 0.95):.2f} s"
+
+    line(
+        "errors, lost sessions",
+        [f"{sum(len(s.errors) for s in st)}, {sum(s.lost for s in st)}" for _, st, *_ in rows],
+    )
+    line(
+        "first view, p50 / p95 (browser)",
+        [p50p95([s.first_view for s in st if s.first_view]) for _, st, *_ in rows],
+    )
+    line(
+        "layer switch, p50 / p95 (browser)",
+        [p50p95([x for s in st for x in s.switches]) for _, st, *_ in rows],
+    )
+    line(
+        "layer switch, p50 / p95 (server wall)", [p50p95([r["wall"] for r in own]) for _, _, own, *_ in rows]
+    )
+    line("layer switch, p50 / p95 (server CPU)", [p50p95([r["cpu"] for r in own]) for _, _, own, *_ in rows])
+    line(
+        "repeated clicks (lost in the browser)",
+        [str(sum(s.retries for s in st)) for _, st, *_ in rows],
+    )
+    line("server runs of the layer column", [str(len(own)) for _, _, own, *_ in rows])
+    line(
+        f"memory before → peak → after ({args.after:.0f} s)",
+        [f"{b:.0f} → {p:.0f} → {a:.0f} MB" for _, _, _, b, p, a, _ in rows],
+    )
+    line("peak growth per student", [f"{(p - b) / n:.1f} MB" for n, _, _, b, p, _, _ in rows])
+
+    def cache_cell(own: list[dict]) -> str:
+        if not own or "budget" not in own[-1]:
+            return "-"
+        return f"{max(r['resident'] for r in own) / 2**20:.0f} of {own[-1]['budget'] / 2**20:.0f} MB"
+
+    line("feature cache: peak resident of budget", [cache_cell(own) for _, _, own, *_ in rows])
+    line("wall time of the class", [f"{took:.0f} s" for *_, took in rows])
+    for n, st, *_ in rows:
+        for k, s in enumerate(st):
+            for e in s.errors:
+                print(f"  {n} students, student {k}: {e}")
+
+
+if __name__ == "__main__":
+    main()
