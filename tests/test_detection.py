@@ -627,8 +627,8 @@ def test_torchvision_pretrained_read_from_the_hub_cache(no_network, torch_home) 
     name = "ssdlite320_mobilenet_v3_large"
     spec = models.get_spec(name)
     # A stand-in for the real file: the architecture's own (untrained) weights under the real file name.
-    torch.save(models.load(name, pretrained=False).model.state_dict(), spec.weights.path())
-    assert spec.weights.path().parent == torch_home and models.weights_present(name)
+    torch.save(models.load(name, pretrained=False).model.state_dict(), spec.weight_source.path())
+    assert spec.weight_source.path().parent == torch_home and models.weights_present(name)
     loaded = models.load(name)
     assert loaded.weights == "torchvision pretrained" and no_network == []
     assert isinstance(loaded.model, SSD)

@@ -59,8 +59,8 @@ def _one_thread() -> Iterator[None]:
 
 
 def _weights_of(spec: ModelSpec) -> registry.WeightSource:
-    assert spec.weights is not None, spec.name
-    return spec.weights
+    assert spec.weight_source is not None, spec.name
+    return spec.weight_source
 
 
 def _small_input(spec: ModelSpec) -> torch.Tensor:
@@ -511,7 +511,7 @@ def test_one_epoch_of_retraining_writes_weights_and_card(tmp_path: Path) -> None
 
 
 def test_missing_bundled_weights_name_the_train_command(tmp_path: Path) -> None:
-    spec = dataclasses.replace(LENET5, weights=BundledWeights("lenet5", directory=tmp_path))
+    spec = dataclasses.replace(LENET5, weight_source=BundledWeights("lenet5", directory=tmp_path))
     with pytest.raises(WeightsMissingError, match=r"python -m cnnviz\.train lenet5") as caught:
         _weights_of(spec).load(spec, progress=False)
     assert caught.value.key == "bundled_missing"

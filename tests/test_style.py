@@ -118,7 +118,7 @@ def test_mobilenet_layers_exist(mobilenet: models.LoadedModel) -> None:
 def test_pick_backbone_prefers_vgg_when_its_weights_are_here(torch_home: Path, no_network) -> None:
     assert style.pick_backbone() == "mobilenet_v2"
     # The zoo registers VGG-16; a file under its own name in the hub cache is what weights_present checks.
-    vgg_file = models.get_spec("vgg16").weights.path()  # type: ignore[union-attr]
+    vgg_file = models.get_spec("vgg16").weight_source.path()  # type: ignore[union-attr]
     vgg_file.write_bytes(b"stand-in")
     assert style.pick_backbone() == "vgg16"
     assert no_network == []

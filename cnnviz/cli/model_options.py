@@ -165,10 +165,10 @@ def load_model(options: ModelOptions) -> models.LoadedModel:
         except checkpoint.CheckpointError as err:
             raise CliError(str(err)) from None
         weights_name = file.name
-    elif spec is not None and not options.untrained and spec.weights is not None:
+    elif spec is not None and not options.untrained and spec.weight_source is not None:
         try:
             net = models.load(spec.name, progress=False).model
-            weights_name = spec.weights.describe()
+            weights_name = spec.weight_source.describe()
         except models.WeightsMissingError as err:
             raise CliError(f"{err} (or pass --untrained)") from None
     categories = None

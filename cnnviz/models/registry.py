@@ -6,7 +6,7 @@ Adding a model is one :func:`register` call in the module that defines it (plus 
     register(ModelSpec(name="vgg-mini", family="VGG", task="classification", in_channels=3,
                        input_size=(64, 64), source="bundled", build=vgg_mini,
                        transform=ShapesTransform(), categories=shapes.CLASSES,
-                       weights=BundledWeights("vgg-mini"), mean=..., std=...))
+                       weight_source=BundledWeights("vgg-mini"), mean=..., std=...))
 
 Its one-line note in the lecture's words goes into the EN/KO text table as ``model.note.<name>``
 (``cnnviz/ui/texts/models.py``), where a translator finds every model's note in one place.
@@ -92,7 +92,7 @@ class WeightSource(Protocol):
 
     @property
     def label(self) -> WeightsLabel:
-        """What :attr:`LoadedModel.weights` says when these weights are loaded."""
+        """What :attr:`LoadedModel.weights` (a label) says when these weights are loaded."""
         ...
 
     def path(self) -> Path:
@@ -131,7 +131,7 @@ class ModelSpec:
         transform: PIL image (already in the model's colour mode) -> ``(C, H, W)`` float tensor, the
             model's own preprocessing.
         categories: names of the outputs (class names), known without loading any weights.
-        weights: where trained weights come from; ``None`` when the model only exists untrained.
+        weight_source: where trained weights come from; ``None`` when the model only exists untrained.
         mean: per-channel mean the transform subtracts (to show what the model sees).
         std: per-channel standard deviation the transform divides by.
         year: year the architecture was published, for ordering the history.
@@ -147,7 +147,7 @@ class ModelSpec:
     build: Callable[[], nn.Module] = field(repr=False, compare=False)
     transform: Callable[[Image.Image], torch.Tensor] = field(repr=False, compare=False)
     categories: tuple[str, ...] = field(default=(), repr=False)
-    weights: WeightSource | None = field(default=None, repr=False, compare=False)
+    weight_source: WeightSource | None = field(default=None, repr=False, compare=False)
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     year: int | None = None
@@ -334,7 +334,7 @@ def get_spec(name: str) -> ModelSpec:
 def weights_present(name: str) -> bool:
     """Whether ``name`` has trained weights on this machine (no download needed)."""
     spec = get_spec(name)
-    return spec.weights is not None and spec.weights.present()
+    return spec.weight_source is not None and spec.weight_source.present()
 
 
 def build_untrained(spec: ModelSpec) -> nn.Module:
@@ -368,12 +368,12 @@ def load(
     weights_name = "untrained"
     if pretrained:
         try:
-            if spec.weights is None:
+            if spec.weight_source is None:
                 raise WeightsMissingError(
                     f"{name} has no trained weights; choose untrained weights.", key="none", model=name
                 )
-            model = spec.weights.load(spec, progress)
-            label, weights_name = spec.weights.label, spec.weights.describe()
+            model = spec.weight_source.load(spec, progress)
+            label, weights_name = spec.weight_source.label, spec.weight_source.describe()
         except WeightsMissingError as err:
             if not allow_untrained:
                 raise

@@ -181,7 +181,7 @@ def _classification_spec(
         build=TorchvisionBuilder(entry.arch),
         transform=transform,
         categories=tuple(weights.meta["categories"]),
-        weights=HubWeights(weights, entry.arch, label=label, download=source == "torchvision"),
+        weight_source=HubWeights(weights, entry.arch, label=label, download=source == "torchvision"),
         mean=tuple(transform.mean),
         std=tuple(transform.std),
         year=entry.year,

@@ -119,12 +119,12 @@ def reference_map(spec: ModelSpec) -> float | None:
     torchvision detectors: COCO val2017 box mAP@[0.5:0.95] from the weights' meta; yolo-mini: its card's
     held-out mAP@0.5 on shapes scenes. (Different data and metrics: compare within a family of weights only.)
     """
-    if isinstance(spec.weights, HubWeights):
-        metrics = spec.weights.weights.meta.get("_metrics", {}).get("COCO-val2017", {})
+    if isinstance(spec.weight_source, HubWeights):
+        metrics = spec.weight_source.weights.meta.get("_metrics", {}).get("COCO-val2017", {})
         return metrics["box_map"] / 100 if "box_map" in metrics else None
-    if isinstance(spec.weights, BundledWeights):
+    if isinstance(spec.weight_source, BundledWeights):
         try:
-            value = read_card(spec.weights.name, spec.weights.directory).get("held_out_map")
+            value = read_card(spec.weight_source.name, spec.weight_source.directory).get("held_out_map")
         except FileNotFoundError:
             return None
         return float(value) if value is not None else None

@@ -72,7 +72,7 @@ def _torchvision_spec(entry: _Detector) -> ModelSpec:
         build=TorchvisionBuilder(entry.arch, (("weights_backbone", None),)),
         transform=weights.transforms(),  # PIL -> float 0..1; the model resizes and normalises inside
         categories=tuple(weights.meta["categories"]),
-        weights=HubWeights(weights, entry.arch),
+        weight_source=HubWeights(weights, entry.arch),
         mean=(0.0,),
         std=(1.0,),
         year=entry.year,

@@ -62,7 +62,7 @@ def _specs() -> list[ModelSpec]:
                 build=_BUILDERS[name],
                 transform=ShapesTransform(),
                 categories=shapes.CLASSES,
-                weights=BundledWeights(name),
+                weight_source=BundledWeights(name),
                 mean=shapes.MEAN,
                 std=shapes.STD,
                 year=year,
