@@ -30,13 +30,15 @@ import hashlib
 import io
 import os
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Final, Literal
 
 import numpy as np
 from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
+
+from cnnviz.errors import KeyedError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -91,7 +93,7 @@ _DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, IndexError,
 _ALPHA_WHITE: Final[tuple[int, int, int]] = (255, 255, 255)
 
 
-class ImageError(ValueError):
+class ImageError(KeyedError):
     """An image could not be used; ``str(err)`` is one plain English sentence to show the person.
 
     Attributes:
@@ -100,20 +102,7 @@ class ImageError(ValueError):
             that translation.
     """
 
-    def __init__(self, message: str, *, key: str, params: Mapping[str, Any] | None = None) -> None:
-        if key not in ERROR_KEYS:
-            raise ValueError(f"key must be one of {ERROR_KEYS}, got {key!r}")
-        super().__init__(message)
-        self.key = key
-        self.params: dict[str, Any] = dict(params or {})
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only arguments are lost by the default exception pickling; keep them.
-        return (_rebuild_image_error, (str(self), self.key, self.params))
-
-
-def _rebuild_image_error(message: str, key: str, params: dict[str, Any]) -> ImageError:
-    return ImageError(message, key=key, params=params)
+    KEYS = ERROR_KEYS
 
 
 # --------------------------------------------------------------------------------------------- load_image

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
+from cnnviz.errors import KeyedError
 from cnnviz.imagesets.limits import _MIB
 
 __all__ = ["ERROR_KEYS", "SKIP_REASONS", "ImageSetError", "describe_skipped"]
@@ -44,7 +45,7 @@ in the order counts are listed."""
 # ---------------------------------------------------------------------------------------------- errors
 
 
-class ImageSetError(ValueError):
+class ImageSetError(KeyedError):
     """A folder or zip cannot be used as an image set; ``str(err)`` is one plain English sentence.
 
     Attributes:
@@ -52,19 +53,7 @@ class ImageSetError(ValueError):
         params: The values the sentence mentions (``name``, ``limit``, ``skipped`` …), for a translation.
     """
 
-    def __init__(self, message: str, *, key: str, params: Mapping[str, Any] | None = None) -> None:
-        if key not in ERROR_KEYS:
-            raise ValueError(f"key must be one of {ERROR_KEYS}, got {key!r}")
-        super().__init__(message)
-        self.key = key
-        self.params: dict[str, Any] = dict(params or {})
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_error, (str(self), self.key, self.params))
-
-
-def _rebuild_error(message: str, key: str, params: dict[str, Any]) -> ImageSetError:
-    return ImageSetError(message, key=key, params=params)
+    KEYS = ERROR_KEYS
 
 
 def describe_skipped(skipped: Mapping[str, int]) -> str:

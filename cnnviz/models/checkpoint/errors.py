@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
+
+from cnnviz.errors import KeyedError
 
 __all__ = ["ERROR_KEYS", "CheckpointError"]
 
@@ -36,7 +37,7 @@ ERROR_KEYS: Final[tuple[str, ...]] = (
 _LISTED: Final[int] = 5  # names shown per list in a sentence; the count says how many there are in all
 
 
-class CheckpointError(ValueError):
+class CheckpointError(KeyedError):
     """A checkpoint or labels file could not be used; ``str(err)`` is one plain English sentence.
 
     Attributes:
@@ -45,20 +46,7 @@ class CheckpointError(ValueError):
             key names, sizes …), for that translation.
     """
 
-    def __init__(self, message: str, *, key: str, params: Mapping[str, Any] | None = None) -> None:
-        if key not in ERROR_KEYS:
-            raise ValueError(f"key must be one of {ERROR_KEYS}, got {key!r}")
-        super().__init__(message)
-        self.key = key
-        self.params: dict[str, Any] = dict(params or {})
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only arguments are lost by the default exception pickling; keep them.
-        return (_rebuild_error, (str(self), self.key, self.params))
-
-
-def _rebuild_error(message: str, key: str, params: dict[str, Any]) -> CheckpointError:
-    return CheckpointError(message, key=key, params=params)
+    KEYS = ERROR_KEYS
 
 
 def _first_line(err: BaseException) -> str:
