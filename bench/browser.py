@@ -13,7 +13,10 @@ Run: .venv/bin/python bench/browser.py
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
+import os
 import shutil
 import socket
 import statistics
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +90,7 @@ def _timed_change(page, image_index: int, act) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def layer_switch() -> None:
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # imported outside a server: cache warnings
     from forward import default_model_forward
     from playwright.sync_api import sync_playwright
@@ -145,6 +149,183 @@ def main() -> None:
         ("move Grad-CAM opacity: the whole page reruns, cached", cam_s),
     ):
         print(f"| {what} | {seconds:.4f} | {seconds / forward:.2f} × forward |")
+
+
+# --- first views ------------------------------------------------------------------------------------------
+
+PAGES = [
+    "",
+    "Image_as_data",
+    "Convolution_and_pooling",
+    "Architectures",
+    "Feature_maps",
+    "Residual_gradients",
+    "SE_attention",
+    "Detection",
+    "Segmentation",
+    "Generation",
+]
+UNTRAINED = [  # (page, query parameter of its model picker, model): a cold server loads each untrained
+    ("Segmentation", "segmenter", "deeplabv3_resnet50"),
+    ("Feature_maps", "model", "resnet50"),
+    ("Feature_maps", "model", "vgg16"),
+    ("Detection", "detector", "fasterrcnn_resnet50_fpn"),
+]
+_STATE_JS = """() => {
+  const q = s => Array.from(document.querySelectorAll(s));
+  const charts = q("[data-testid='stPlotlyChart']");
+  const drawn = charts.filter(c => c.querySelector('.main-svg')).length;
+  const imgs = q("[data-testid='stMain'] img");
+  return {
+    running: q("[data-testid='stStatusWidget']").some(e => /Running|Connecting/i.test(e.textContent || ''))
+      || q("[data-testid='stSpinner']").length > 0 || q("[data-testid='stSkeleton']").length > 0,
+    main: q("[data-testid='stMain'] [data-testid='stElementContainer']").length,
+    charts: charts.length, drawn: drawn,
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+  };
+}"""
+
+
+@dataclass
+class View:
+    """One page load: seconds from navigation to the last websocket message and to everything drawn."""
+
+    total: float  # navigation -> every chart drawn, every image decoded, nothing running
+    last_message: float  # navigation -> the last websocket message of the run (server script + transfer)
+    ws_bytes: int  # websocket bytes received (the page's elements and figures)
+    http_bytes: (
+        int  # HTTP response bytes (the app's JavaScript, Plotly's bundle, images from the media server)
+    )
+    charts: int
+
+    @property
+    def browser(self) -> float:
+        """After the last message: the browser drawing (Plotly, images)."""
+        return max(0.0, self.total - self.last_message)
+
+
+def _view(browser, url: str, settle: float = 1.0, act=None) -> View:
+    """Open `url` in a fresh browser context (empty cache, no session) and time it until drawn and quiet."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    frames: list[tuple[float, int]] = []
+    http: list[int] = []
+
+    def on_ws(ws) -> None:
+        ws.on("framereceived", lambda payload: frames.append((time.perf_counter(), len(payload))))
+
+    def on_done(request) -> None:
+        with contextlib.suppress(Exception):  # a request torn down with its page
+            http.append(request.sizes()["responseBodySize"])
+
+    page.on("websocket", on_ws)
+    page.on("requestfinished", on_done)
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    if act is not None:
+        page.get_by_text(act).first.wait_for()
+        page.get_by_text(act).first.click()
+        t0 = time.perf_counter()  # timed from the tick: the model's load, run and drawing
+    ready_at = None
+    while True:
+        state = page.evaluate(_STATE_JS)
+        now = time.perf_counter()
+        quiet = not frames or now - frames[-1][0] > settle
+        ready = (
+            not state["running"]
+            and state["main"] > 0
+            and state["drawn"] == state["charts"]
+            and state["loaded"] == state["images"]
+        )
+        if ready and ready_at is None:
+            ready_at = now
+        elif not ready:
+            ready_at = None
+        if ready and quiet and now - ready_at > settle:
+            break
+        if now - t0 > 240:
+            raise SystemExit(f"{url} not drawn after 240 s: {state}")
+        page.wait_for_timeout(50)
+    # the last message before everything was drawn (later ones are the browser's own reruns, if any)
+    last = max((t for t, _ in frames if t <= ready_at), default=t0)
+    view = View(ready_at - t0, last - t0, sum(n for _, n in frames), sum(http), state["charts"])
+    context.close()
+    return view
+
+
+def first_views(repeats: int) -> dict[str, list]:
+    """A cold server per repeat: Architectures' first visit and the untrained loads, then every page warm,
+    each view in a fresh browser context."""
+    from playwright.sync_api import sync_playwright
+
+    from cnnviz.ui.text import tr
+
+    tick = tr("side.untrained", "en")
+    out: dict[str, list] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for k in range(repeats):
+            port = _free_port()
+            server = _serve(port)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                out.setdefault("cold:Architectures", []).append(
+                    _view(browser, f"{base}/Architectures?lang=en")
+                )
+                for pg, key, model in UNTRAINED:
+                    view = _view(browser, f"{base}/{pg}?lang=en&{key}={model}", act=tick)
+                    out.setdefault(f"untrained:{model}", []).append(view)
+                for pg in PAGES:  # a first visit warms the server's caches; the second is timed
+                    _view(browser, f"{base}/{pg}?lang=en")
+                    out.setdefault(f"page:{pg or 'Home'}", []).append(_view(browser, f"{base}/{pg}?lang=en"))
+            finally:
+                server.terminate()
+                server.wait(timeout=15)
+            print(f"repeat {k + 1}/{repeats} done", file=sys.stderr, flush=True)
+        browser.close()
+    return out
+
+
+BASELINE: dict[str, float] = {}
+"""Medians at commit 85bde8e (before this work), same machine: see README "Speed and memory"."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--switch", action="store_true", help="time a layer switch instead (the old bench)")
+    args = parser.parse_args()
+    if args.switch:
+        layer_switch()
+        return
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    runs = first_views(args.repeats)
+    print(
+        f"chromium headless, 1400×1000, fresh context per view; median of {args.repeats} "
+        f"(each repeat a fresh server); {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    )
+    print()
+    print(
+        "| first view | before (s) | now (s) | now / before | last message (s) | browser after (s) "
+        "| websocket | HTTP | charts |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for what, views in runs.items():
+        total = statistics.median(v.total for v in views)
+        before = BASELINE.get(what)
+        ratio = f"{total / before:.2f}" if before else ""
+        print(
+            f"| {what} | {before if before else '':} | {total:.2f} | {ratio} "
+            f"| {statistics.median(v.last_message for v in views):.2f} "
+            f"| {statistics.median(v.browser for v in views):.2f} "
+            f"| {statistics.median(v.ws_bytes for v in views) / 1e3:.0f} kB "
+            f"| {statistics.median(v.http_bytes for v in views) / 1e3:.0f} kB | {views[0].charts} |"
+        )
+    print()
+    print(
+        "BASELINE = " + repr({w: round(statistics.median(v.total for v in vs), 2) for w, vs in runs.items()})
+    )
 
 
 if __name__ == "__main__":
