@@ -1,14 +1,23 @@
-"""What a person waits for in a real browser on the Feature maps page, as ratios to one forward pass.
+"""What a person waits for in a real browser: every page's first view, and (with --switch) a layer switch.
 
-`bench/app.py` measures with AppTest, which always reruns the whole page script. A served app reruns only
-the layer column (an `st.fragment`) when the layer changes; this script measures that end to end in headless
-chromium against `streamlit run`, next to a change that reruns the whole page with nothing recomputed
-(the Grad-CAM opacity slider: the map is cached).
+Default: the first view of every page in a fresh browser context (empty cache, new session, as a student's
+browser), headless chromium against `streamlit run`, printed beside the baseline measured before the
+first-views work (`BASELINE`). Each repeat starts a fresh server and times, cold: Architectures' first
+visit and four untrained zoo models (from ticking "Use untrained weights" to everything drawn); then each page
+once to warm the server's caches, and again in a fresh context (the timed view). Each view is split into
 
-Each time is from the key press to the moment the changed picture's new address is in the page, so it
-includes the websocket round trip and the browser's own work. Needs Debian's chromium and playwright.
+- last message: navigation to the last websocket message before everything was drawn (the app's
+  JavaScript loading, the server's script run and the transfer of its elements);
+- browser after: from that message until every Plotly chart has drawn its SVG, every image is decoded and
+  nothing runs (Plotly's 4.7 MB bundle is compiled here the first time a page has a chart);
+- the websocket bytes (the page itself) and HTTP bytes (Streamlit's JavaScript, uncompressed, and images).
 
-Run: .venv/bin/python bench/browser.py
+`--switch`: the earlier measurement on Feature maps: from a key press to the changed picture's new address,
+for a layer switch (an `st.fragment` rerun) and the Grad-CAM opacity (a whole rerun, cached), as ratios to
+one forward pass.
+
+Needs Debian's chromium and playwright. The server inherits this process's environment: run it as the
+README's numbers were, `OMP_NUM_THREADS=1 .venv/bin/python bench/browser.py --repeats 3`.
 """
 
 from __future__ import annotations
@@ -287,8 +296,25 @@ def first_views(repeats: int) -> dict[str, list]:
     return out
 
 
-BASELINE: dict[str, float] = {}
-"""Medians at commit 85bde8e (before this work), same machine: see README "Speed and memory"."""
+BASELINE: dict[str, float] = {
+    "cold:Architectures": 6.09,
+    "untrained:deeplabv3_resnet50": 9.75,
+    "untrained:resnet50": 2.52,
+    "untrained:vgg16": 3.46,
+    "untrained:fasterrcnn_resnet50_fpn": 4.99,
+    "page:Home": 1.92,
+    "page:Image_as_data": 3.32,
+    "page:Convolution_and_pooling": 3.93,
+    "page:Architectures": 3.69,
+    "page:Feature_maps": 3.72,
+    "page:Residual_gradients": 3.73,
+    "page:SE_attention": 3.05,
+    "page:Detection": 3.0,
+    "page:Segmentation": 3.37,
+    "page:Generation": 3.41,
+}
+"""At commit 85bde8e (before the first-views work), one repeat on this 2-core machine while it was quiet
+(load average 3.8). Under load (9-17) the same code took 2-4 times as long: compare like with like."""
 
 
 def main() -> None:
