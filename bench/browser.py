@@ -1,19 +1,31 @@
-"""What a person waits for in a real browser on the Feature maps page, as ratios to one forward pass.
+"""What a person waits for in a real browser: every page's first view, and (with --switch) a layer switch.
 
-`bench/app.py` measures with AppTest, which always reruns the whole page script. A served app reruns only
-the layer column (an `st.fragment`) when the layer changes; this script measures that end to end in headless
-chromium against `streamlit run`, next to a change that reruns the whole page with nothing recomputed
-(the Grad-CAM opacity slider: the map is cached).
+Default: the first view of every page in a fresh browser context (empty cache, new session, as a student's
+browser), headless chromium against `streamlit run`, printed beside the baseline measured before the
+first-views work (`BASELINE`). Each repeat starts a fresh server and times, cold: Architectures' first
+visit and four untrained zoo models (from ticking "Use untrained weights" to everything drawn); then each page
+once to warm the server's caches, and again in a fresh context (the timed view). Each view is split into
 
-Each time is from the key press to the moment the changed picture's new address is in the page, so it
-includes the websocket round trip and the browser's own work. Needs Debian's chromium and playwright.
+- last message: navigation to the last websocket message before everything was drawn (the app's
+  JavaScript loading, the server's script run and the transfer of its elements);
+- browser after: from that message until every Plotly chart has drawn its SVG, every image is decoded and
+  nothing runs (Plotly's 4.7 MB bundle is compiled here the first time a page has a chart);
+- the websocket bytes (the page itself) and HTTP bytes (Streamlit's JavaScript, uncompressed, and images).
 
-Run: .venv/bin/python bench/browser.py
+`--switch`: the earlier measurement on Feature maps: from a key press to the changed picture's new address,
+for a layer switch (an `st.fragment` rerun) and the Grad-CAM opacity (a whole rerun, cached), as ratios to
+one forward pass.
+
+Needs Debian's chromium and playwright. The server inherits this process's environment: run it as the
+README's numbers were, `OMP_NUM_THREADS=1 .venv/bin/python bench/browser.py --repeats 3`.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
+import os
 import shutil
 import socket
 import statistics
@@ -21,6 +33,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +99,7 @@ def _timed_change(page, image_index: int, act) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> None:
+def layer_switch() -> None:
     logging.getLogger("streamlit").setLevel(logging.ERROR)  # imported outside a server: cache warnings
     from forward import default_model_forward
     from playwright.sync_api import sync_playwright
@@ -145,6 +158,200 @@ def main() -> None:
         ("move Grad-CAM opacity: the whole page reruns, cached", cam_s),
     ):
         print(f"| {what} | {seconds:.4f} | {seconds / forward:.2f} × forward |")
+
+
+# --- first views ------------------------------------------------------------------------------------------
+
+PAGES = [
+    "",
+    "Image_as_data",
+    "Convolution_and_pooling",
+    "Architectures",
+    "Feature_maps",
+    "Residual_gradients",
+    "SE_attention",
+    "Detection",
+    "Segmentation",
+    "Generation",
+]
+UNTRAINED = [  # (page, query parameter of its model picker, model): a cold server loads each untrained
+    ("Segmentation", "segmenter", "deeplabv3_resnet50"),
+    ("Feature_maps", "model", "resnet50"),
+    ("Feature_maps", "model", "vgg16"),
+    ("Detection", "detector", "fasterrcnn_resnet50_fpn"),
+]
+_STATE_JS = """() => {
+  const q = s => Array.from(document.querySelectorAll(s));
+  const charts = q("[data-testid='stPlotlyChart']");
+  const drawn = charts.filter(c => c.querySelector('.main-svg')).length;
+  const imgs = q("[data-testid='stMain'] img");
+  return {
+    running: q("[data-testid='stStatusWidget']").some(e => /Running|Connecting/i.test(e.textContent || ''))
+      || q("[data-testid='stSpinner']").length > 0 || q("[data-testid='stSkeleton']").length > 0,
+    main: q("[data-testid='stMain'] [data-testid='stElementContainer']").length,
+    charts: charts.length, drawn: drawn,
+    images: imgs.length, loaded: imgs.filter(i => i.complete && i.naturalWidth > 0).length,
+  };
+}"""
+
+
+@dataclass
+class View:
+    """One page load: seconds from navigation to the last websocket message and to everything drawn."""
+
+    total: float  # navigation -> every chart drawn, every image decoded, nothing running
+    last_message: float  # navigation -> the last websocket message of the run (server script + transfer)
+    ws_bytes: int  # websocket bytes received (the page's elements and figures)
+    http_bytes: (
+        int  # HTTP response bytes (the app's JavaScript, Plotly's bundle, images from the media server)
+    )
+    charts: int
+
+    @property
+    def browser(self) -> float:
+        """After the last message: the browser drawing (Plotly, images)."""
+        return max(0.0, self.total - self.last_message)
+
+
+def _view(browser, url: str, settle: float = 1.0, act=None) -> View:
+    """Open `url` in a fresh browser context (empty cache, no session) and time it until drawn and quiet."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(180_000)
+    frames: list[tuple[float, int]] = []
+    http: list[int] = []
+
+    def on_ws(ws) -> None:
+        ws.on("framereceived", lambda payload: frames.append((time.perf_counter(), len(payload))))
+
+    def on_done(request) -> None:
+        with contextlib.suppress(Exception):  # a request torn down with its page
+            http.append(request.sizes()["responseBodySize"])
+
+    page.on("websocket", on_ws)
+    page.on("requestfinished", on_done)
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    if act is not None:
+        page.get_by_text(act).first.wait_for()
+        page.get_by_text(act).first.click()
+        t0 = time.perf_counter()  # timed from the tick: the model's load, run and drawing
+    ready_at = None
+    while True:
+        state = page.evaluate(_STATE_JS)
+        now = time.perf_counter()
+        quiet = not frames or now - frames[-1][0] > settle
+        ready = (
+            not state["running"]
+            and state["main"] > 0
+            and state["drawn"] == state["charts"]
+            and state["loaded"] == state["images"]
+        )
+        if ready and ready_at is None:
+            ready_at = now
+        elif not ready:
+            ready_at = None
+        if ready and quiet and now - ready_at > settle:
+            break
+        if now - t0 > 240:
+            raise SystemExit(f"{url} not drawn after 240 s: {state}")
+        page.wait_for_timeout(50)
+    # the last message before everything was drawn (later ones are the browser's own reruns, if any)
+    last = max((t for t, _ in frames if t <= ready_at), default=t0)
+    view = View(ready_at - t0, last - t0, sum(n for _, n in frames), sum(http), state["charts"])
+    context.close()
+    return view
+
+
+def first_views(repeats: int) -> dict[str, list]:
+    """A cold server per repeat: Architectures' first visit and the untrained loads, then every page warm,
+    each view in a fresh browser context."""
+    from playwright.sync_api import sync_playwright
+
+    from cnnviz.ui.text import tr
+
+    tick = tr("side.untrained", "en")
+    out: dict[str, list] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for k in range(repeats):
+            port = _free_port()
+            server = _serve(port)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                out.setdefault("cold:Architectures", []).append(
+                    _view(browser, f"{base}/Architectures?lang=en")
+                )
+                for pg, key, model in UNTRAINED:
+                    view = _view(browser, f"{base}/{pg}?lang=en&{key}={model}", act=tick)
+                    out.setdefault(f"untrained:{model}", []).append(view)
+                for pg in PAGES:  # a first visit warms the server's caches; the second is timed
+                    _view(browser, f"{base}/{pg}?lang=en")
+                    out.setdefault(f"page:{pg or 'Home'}", []).append(_view(browser, f"{base}/{pg}?lang=en"))
+            finally:
+                server.terminate()
+                server.wait(timeout=15)
+            print(f"repeat {k + 1}/{repeats} done", file=sys.stderr, flush=True)
+        browser.close()
+    return out
+
+
+BASELINE: dict[str, float] = {
+    "cold:Architectures": 6.09,
+    "untrained:deeplabv3_resnet50": 9.75,
+    "untrained:resnet50": 2.52,
+    "untrained:vgg16": 3.46,
+    "untrained:fasterrcnn_resnet50_fpn": 4.99,
+    "page:Home": 1.92,
+    "page:Image_as_data": 3.32,
+    "page:Convolution_and_pooling": 3.93,
+    "page:Architectures": 3.69,
+    "page:Feature_maps": 3.72,
+    "page:Residual_gradients": 3.73,
+    "page:SE_attention": 3.05,
+    "page:Detection": 3.0,
+    "page:Segmentation": 3.37,
+    "page:Generation": 3.41,
+}
+"""At commit 85bde8e (before the first-views work), one repeat on this 2-core machine while it was quiet
+(load average 3.8). Under load (9-17) the same code took 2-4 times as long: compare like with like."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--switch", action="store_true", help="time a layer switch instead (the old bench)")
+    args = parser.parse_args()
+    if args.switch:
+        layer_switch()
+        return
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    runs = first_views(args.repeats)
+    print(
+        f"chromium headless, 1400×1000, fresh context per view; median of {args.repeats} "
+        f"(each repeat a fresh server); {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
+    )
+    print()
+    print(
+        "| first view | before (s) | now (s) | now / before | last message (s) | browser after (s) "
+        "| websocket | HTTP | charts |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for what, views in runs.items():
+        total = statistics.median(v.total for v in views)
+        before = BASELINE.get(what)
+        ratio = f"{total / before:.2f}" if before else ""
+        print(
+            f"| {what} | {before if before else '':} | {total:.2f} | {ratio} "
+            f"| {statistics.median(v.last_message for v in views):.2f} "
+            f"| {statistics.median(v.browser for v in views):.2f} "
+            f"| {statistics.median(v.ws_bytes for v in views) / 1e3:.0f} kB "
+            f"| {statistics.median(v.http_bytes for v in views) / 1e3:.0f} kB | {views[0].charts} |"
+        )
+    print()
+    print(
+        "BASELINE = " + repr({w: round(statistics.median(v.total for v in vs), 2) for w, vs in runs.items()})
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import streamlit as st
 from cnnviz import charts, render
 from cnnviz.analysis.conv import ConvSettingsError
 from cnnviz.analysis.segmentation import default_threshold
-from cnnviz.models import WeightsMissingError
+from cnnviz.models import WeightsMissingError, weights_present
 from cnnviz.models.segmenters import instance_partner
 from cnnviz.ui import cache
 from cnnviz.ui.feedback import show_error
@@ -127,7 +127,16 @@ image, truth = image_ui()
 partner_name = instance_partner(spec.name)
 partner = loaded
 partner_error = None
-if partner_name != spec.name:
+# An untrained partner (Mask R-CNN) doubles an untrained model's first view: it runs only when asked.
+deferred = (
+    partner_name != spec.name
+    and loaded.weights == "untrained"
+    and not weights_present(partner_name)
+    and not st.toggle(t("seg.partner_run", name=partner_name), key="seg_partner_run")
+)
+if deferred:
+    partner = None
+elif partner_name != spec.name:
     try:
         with st.spinner(t("loading.model", name=partner_name)):
             partner = cache.partner_model(partner_name, loaded.weights == "untrained")
@@ -153,6 +162,8 @@ with columns[1]:
     st.subheader(t("seg.instance"))
     if instances is not None and partner is not None:
         instance_ui(instances, alpha, partner.spec.name)
+    elif deferred:
+        st.info(t("seg.partner_deferred", name=partner_name))
     else:
         st.info(t("seg.instance_missing", name=partner_name, why=str(partner_error)))
 if truth is not None:

@@ -427,11 +427,17 @@ def grad_cam(
 def architecture(name: str) -> tuple[list[LayerRow], Traits, int]:
     """Summary rows, traits and weight depth of a zoo architecture.
 
-    Built untrained: the weights don't change any of these numbers.
+    Built on the meta device (`cnnviz.models.meta`): shapes without weights, which don't change any of these
+    numbers (VGG-16 takes 0.07 s instead of seconds of weight init). One that can't be is built untrained.
     """
-    net = models.load(name, pretrained=False).model
+    from cnnviz.models.meta import MetaBuildError, build_meta
+
     spec = models.get_spec(name)
-    return _architecture(net, (1, spec.in_channels, *spec.input_size))
+    shape = (1, spec.in_channels, *spec.input_size)
+    try:
+        return _architecture(build_meta(spec), shape)
+    except (MetaBuildError, NotImplementedError, RuntimeError):  # reads values while built or run
+        return _architecture(models.load(name, pretrained=False).model, shape)
 
 
 @_data(max_entries=8)
@@ -466,8 +472,27 @@ def cam_layer(model: models.LoadedModel) -> str:
     from cnnviz.analysis.cam import default_cam_layer
 
     spec = model.spec
+    meta = _meta_twin(model)
+    if meta is not None:  # shapes only: the same modules run in the same order, nothing is computed
+        try:
+            return default_cam_layer(meta, torch.zeros(1, spec.in_channels, *spec.input_size, device="meta"))
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
     with model.lock:
         return default_cam_layer(model.model, torch.zeros(1, spec.in_channels, *spec.input_size))
+
+
+def _meta_twin(model: models.LoadedModel) -> Any:
+    """A zoo model's architecture on the meta device (`cnnviz.models.meta`), for what needs only shapes; None
+    for a user's model (its architecture may not be its spec's) or one that can't be built without data."""
+    from cnnviz.models.meta import MetaBuildError, build_meta
+
+    if model.spec.source == "user":
+        return None
+    try:
+        return build_meta(model.spec)
+    except MetaBuildError:
+        return None
 
 
 # --- detection --------------------------------------------------------------------------------------------
@@ -538,10 +563,30 @@ def seg_instances(model: models.LoadedModel, image: Image.Image, threshold: floa
 
 @_data(max_entries=16)
 def seg_sizes(model: models.LoadedModel, image: Image.Image) -> SizePath:
-    """The spatial size of each stage in one captured forward pass."""
-    from cnnviz.analysis.segmentation import size_path_image
+    """The spatial size of each stage in one captured forward pass.
 
+    Run on the meta device where the model allows (sizes need no values: DeepLabV3's second full forward pass
+    took as long as its masks); Mask R-CNN's sizes depend on its detections and run for real.
+    """
+    from cnnviz.analysis.segmentation import size_path, size_path_image
+
+    meta = _meta_twin(model) if model.spec.family != "Mask R-CNN" else None
+    if meta is not None:
+        # The output's shape on the CPU (uninitialised): size_path reads only the shapes of the scores.
+        meta.register_forward_hook(lambda _m, _args, out: _cpu_shaped(out))
+        try:
+            return size_path(meta, model.preprocess(image), name=model.spec.name)
+        except (NotImplementedError, RuntimeError, ValueError):  # reads values on the way (NMS)
+            pass
     return size_path_image(model, image)
+
+
+def _cpu_shaped(out: Any) -> Any:
+    import torch
+
+    if isinstance(out, dict):
+        return {k: _cpu_shaped(v) for k, v in out.items()}
+    return torch.empty(out.shape, dtype=out.dtype) if isinstance(out, torch.Tensor) else out
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

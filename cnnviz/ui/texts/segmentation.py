@@ -67,6 +67,16 @@ TEXT: dict[str, tuple[str, str]] = {
         "Instance masks come from {name}, which is not available: {why}",
         "인스턴스 마스크를 만드는 {name} 모델을 쓸 수 없습니다: {why}",
     ),
+    "seg.partner_run": (
+        "Run {name} too, for instance masks (untrained: it takes about as long again)",
+        "인스턴스 마스크를 위해 {name} 모델도 실행 (학습 안 됨: 시간이 그만큼 더 걸립니다)",
+    ),
+    "seg.partner_deferred": (
+        "Instance masks come from {name}, which has no trained weights here: switch on “Run {name} too” "
+        "above to see its untrained masks.",
+        "인스턴스 마스크를 만드는 {name} 모델의 학습된 가중치가 없습니다: 위의 “{name} 모델도 실행”을 "
+        "켜면 학습 안 된 마스크를 볼 수 있습니다.",
+    ),
     "seg.no_instances": ("No object above the threshold.", "임계값을 넘는 물체가 없습니다."),
     "seg.truth": ("Ground truth", "정답"),
     "seg.truth_caption": (
