@@ -316,8 +316,10 @@ def _share_link(page_url: str, params: dict[str, str], own_image: bool = False) 
     """
     where = urlsplit(st.context.url or "")
     base = f"{where.scheme}://{where.netloc}" if where.netloc else ""
+    url = f"{base}/{page_url}?{urlencode(params)}"
     st.sidebar.caption(t("side.share"))
-    st.sidebar.code(f"{base}/{page_url}?{urlencode(params)}", language=None, wrap_lines=True)
+    # A plain link, not st.code: st.code pulls Streamlit's 1.56 MB syntax highlighter into every page.
+    st.sidebar.markdown(f"[{url}]({url})")
     if own_image:  # an upload or a drawing has no name a URL could carry
         st.sidebar.caption(t("side.share_own_image", name=params.get("image", DEFAULT_SAMPLE)))
 
