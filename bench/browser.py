@@ -154,7 +154,7 @@ def layer_switch() -> None:
     print("|---|---:|---:|")
     print(f"| plain forward pass (median of 10, this process) | {forward:.4f} | 1.00 |")
     for what, seconds in (
-        ("switch layer: the layer column reruns (fragment)", layer_s),
+        ("switch layer: the page reruns, the new layer's map computed once", layer_s),
         ("move Grad-CAM opacity: the whole page reruns, cached", cam_s),
     ):
         print(f"| {what} | {seconds:.4f} | {seconds / forward:.2f} × forward |")
