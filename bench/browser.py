@@ -13,8 +13,8 @@ once to warm the server's caches, and again in a fresh context (the timed view).
 - the websocket bytes (the page itself) and HTTP bytes (Streamlit's JavaScript, uncompressed, and images).
 
 `--switch`: the earlier measurement on Feature maps: from a key press to the changed picture's new address,
-for a layer switch (an `st.fragment` rerun) and the Grad-CAM opacity (a whole rerun, cached), as ratios to
-one forward pass.
+for a layer switch (a whole rerun, the new map computed once) and the Grad-CAM opacity (a rerun, cached), as
+ratios to one forward pass.
 
 Needs Debian's chromium and playwright. The server inherits this process's environment: run it as the
 README's numbers were, `OMP_NUM_THREADS=1 .venv/bin/python bench/browser.py --repeats 3`.
@@ -26,49 +26,22 @@ import argparse
 import contextlib
 import logging
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _local import CHROMIUM, FLAGS, ROOT, SERVER_FLAGS, free_port  # bench/ is the script's folder
+
 sys.path.insert(0, str(ROOT))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
-_SERVER_FLAGS = [
-    "--server.address",
-    "127.0.0.1",
-    "--server.headless",
-    "true",
-    "--browser.gatherUsageStats",
-    "false",
-]
 REPEATS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *_SERVER_FLAGS],
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *SERVER_FLAGS],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -107,7 +80,7 @@ def layer_switch() -> None:
     from cnnviz.ui.text import tr
 
     name, _, _, forward = default_model_forward()
-    port = _free_port()
+    port = free_port()
     server = _serve(port)
     try:
         with sync_playwright() as p:
@@ -275,7 +248,7 @@ def first_views(repeats: int) -> dict[str, list]:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for k in range(repeats):
-            port = _free_port()
+            port = free_port()
             server = _serve(port)
             base = f"http://127.0.0.1:{port}"
             try:

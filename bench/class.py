@@ -27,8 +27,6 @@ import io
 import json
 import os
 import random
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,42 +37,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _local import CHROMIUM, FLAGS, ROOT, SERVER_FLAGS, free_port  # bench/ is the script's folder
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 MAX_STUDENTS = 32
 LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "features.4.conv.0"]
 TIMEOUT_MS = 240_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += [
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    cmd += SERVER_FLAGS
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -285,7 +259,7 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
         log = tmp / "timing.jsonl"
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = _serve(port, log, env)
         sampler = Sampler(server.pid)
