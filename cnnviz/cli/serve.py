@@ -11,17 +11,13 @@ process, so the browser only ever picks among them.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from cnnviz import models
 from cnnviz.cli.errors import CliError
 from cnnviz.cli.model_options import ModelOptions, add_model_options, load_model, options_from_args
 
-__all__ = ["APP", "add_parser", "prepare", "run_argv", "user_model"]
-
-APP = Path(__file__).resolve().parents[2] / "app.py"
+__all__ = ["add_parser", "prepare", "run_argv", "user_model"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +103,6 @@ def run_argv(argv: Sequence[str]) -> int:
     loaded, rest = prepare(argv)
     for model in loaded:
         print(f"your model: {model.spec.name} ({model.spec.family}, {len(model.categories)} classes)")
-    from streamlit.web import cli as streamlit_cli
+    from cnnviz.ui.server import run_app
 
-    sys.argv = ["streamlit", "run", str(APP), *rest]
-    return int(streamlit_cli.main(standalone_mode=False) or 0)
+    return run_app(rest)

@@ -39,6 +39,26 @@ INPUT_SIZE = (shapes.CLASSIFICATION_SIZE, shapes.CLASSIFICATION_SIZE)
 # --------------------------------------------------------------------------------------------- AlexNet
 
 
+def kaiming_init_(model: nn.Module, *, linear: bool = False, skip: Sequence[nn.Module] = ()) -> None:
+    """Kaiming (He) initialisation in `model.modules()` order, as torchvision's ResNet does it: convolutions
+    fan-out for ReLU with zero biases, batch norms 1 and 0, and with `linear` the FC layers too; the modules
+    in `skip` keep PyTorch's default."""
+    skipped = {id(m) for m in skip}
+    for m in model.modules():
+        if id(m) in skipped:
+            continue
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+        elif linear and isinstance(m, nn.Linear):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+
+
 class AlexNetMini(nn.Module):
     """AlexNet in miniature: a large strided first filter, ReLU, overlapping max pooling, dropout in the FCs.
 
@@ -79,14 +99,7 @@ class AlexNetMini(nn.Module):
         # Without batch normalisation, PyTorch's default initialisation shrinks the signal layer by layer and
         # training stalls at chance (the vanishing gradients of the residual-gradients page); Kaiming
         # initialisation keeps it alive.
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+        kaiming_init_(self, linear=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))
@@ -127,11 +140,7 @@ class VGGMini(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(128, num_classes),
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))
@@ -310,13 +319,9 @@ class ResNetMini(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(widths[-1], num_classes)
         # torchvision's ResNet initialisation; the SE excitation layers keep PyTorch's default.
-        se_convs = {id(c) for m in self.modules() if isinstance(m, SEBlock) for c in (m.fc1, m.fc2)}
-        for m in self.modules() if kaiming_init else ():
-            if isinstance(m, nn.Conv2d) and id(m) not in se_convs:
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        if kaiming_init:
+            se_convs = [c for m in self.modules() if isinstance(m, SEBlock) for c in (m.fc1, m.fc2)]
+            kaiming_init_(self, skip=se_convs)
 
     def _make_layer(
         self,
