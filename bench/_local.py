@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
-__all__ = ["CHROMIUM", "FLAGS", "ROOT", "SERVER_FLAGS", "free_port"]
+__all__ = ["CHROMIUM", "FLAGS", "ROOT", "SERVER_FLAGS", "free_port", "serve"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,3 +41,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def serve(port: int, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.Popen[bytes]:
+    """`streamlit run app.py` on loopback, returned once `/_stcore/health` answers.
+
+    Raises:
+        SystemExit: it did not answer within `timeout` seconds (the server is killed).
+    """
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *SERVER_FLAGS]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit(f"streamlit did not start within {timeout:.0f} s")

@@ -27,34 +27,14 @@ import contextlib
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 
-from _local import CHROMIUM, FLAGS, ROOT, SERVER_FLAGS, free_port  # bench/ is the script's folder
+from _local import CHROMIUM, FLAGS, ROOT, free_port, serve  # bench/ is the script's folder
 
 sys.path.insert(0, str(ROOT))
 REPEATS = 8
-
-
-def _serve(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *SERVER_FLAGS],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("streamlit did not start within 90 s")
 
 
 def _timed_change(page, image_index: int, act) -> float:
@@ -81,7 +61,7 @@ def layer_switch() -> None:
 
     name, _, _, forward = default_model_forward()
     port = free_port()
-    server = _serve(port)
+    server = serve(port, timeout=90)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -249,7 +229,7 @@ def first_views(repeats: int) -> dict[str, list]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         for k in range(repeats):
             port = free_port()
-            server = _serve(port)
+            server = serve(port, timeout=90)
             base = f"http://127.0.0.1:{port}"
             try:
                 out.setdefault("cold:Architectures", []).append(

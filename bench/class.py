@@ -32,39 +32,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from _local import CHROMIUM, FLAGS, ROOT, SERVER_FLAGS, free_port  # bench/ is the script's folder
+from _local import CHROMIUM, FLAGS, ROOT, free_port, serve  # bench/ is the script's folder
 from PIL import Image
 
 sys.path.insert(0, str(ROOT))
 MAX_STUDENTS = 32
 LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "features.4.conv.0"]
 TIMEOUT_MS = 240_000
-
-
-def _serve(port: int, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += SERVER_FLAGS
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **env, "CNNVIZ_TIMING_LOG": str(log)},
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("streamlit did not start within 120 s")
 
 
 def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
@@ -261,7 +239,7 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -
         log = tmp / "timing.jsonl"
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = _serve(port, log, env)
+        server = serve(port, {**env, "CNNVIZ_TIMING_LOG": str(log)})
         sampler = Sampler(server.pid)
         rows = []
         try:
