@@ -4,13 +4,20 @@
     THP_MEM_ALLOC_ENABLE=0 .venv/bin/python bench/capture.py   # the same without transparent huge pages
 
 For ResNet-50 and VGG-16 (untrained, seeded) on one 224×224 image on the CPU, with torch's default thread
-count, one run measures four configurations:
+count, one run measures these configurations:
 
 - plain: `model(x)` under `torch.no_grad()`;
 - capture: `with capture(model)` over every module (hooks registered and removed inside the timed region),
   each output stored as a detached copy;
 - summaries: `capture(model, reduce=True, store=False)`, per-channel mean/max/min computed inside the hooks;
-- fx: `create_feature_extractor(model, return_nodes=<every node>)`, traced once outside the timed region.
+- fx: `create_feature_extractor(model, return_nodes=<every node>)`, traced once outside the timed region;
+- keep-alive: hooks that hold every module's output by reference and copy nothing. It measures the floor
+  of storing every activation (memory that cannot be reused while the pass runs), but like FX it returns
+  wrong values for outputs that a later in-place operation overwrote (`ReLU(inplace=True)`,
+  `out += identity`). The bench counts those wrong outputs against capture's values;
+- grad-cam, full graph / graph from layer: `capture([last conv], gradients=True)` and one backward pass,
+  with `full_graph=True` (the autograd graph of the whole pass) and `full_graph=False` (the graph starts at
+  the layer, as `cnnviz.analysis.cam` runs it).
 
 The configurations run round-robin, one round per repeat; "× plain" is the median over rounds of each round's
 time divided by that round's plain time (neighbours in time share the machine's load), "× plain, best" the
@@ -45,6 +52,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -56,7 +64,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnnviz.hooks import _POOL, capture  # sets THP_MEM_ALLOC_ENABLE unless the environment did
 
-CONFIGS = ("plain", "capture", "summaries", "fx")
+CONFIGS = (
+    "plain",
+    "capture",
+    "summaries",
+    "fx",
+    "keep-alive",
+    "grad-cam, full graph",
+    "grad-cam, graph from layer",
+)
 GOALS = {"summaries": 1.08, "capture": 1.15}  # issue 16
 
 
@@ -88,7 +104,61 @@ def runner(model: nn.Module, config: str) -> Callable[[torch.Tensor], object]:
     if config == "fx":
         nodes = get_graph_node_names(model)[1]
         return create_feature_extractor(model, return_nodes=nodes)
+    if config == "keep-alive":
+        return partial(_keep_alive, model)
+    if config.startswith("grad-cam"):
+        return partial(_grad_cam, model, last_conv(model), config.endswith("full graph"))
     raise ValueError(f"unknown config {config!r}")
+
+
+def _keep_alive(model: nn.Module, x: torch.Tensor) -> list[tuple[str, object]]:
+    """Every module's output held by reference, nothing copied: what keeping every activation alive costs
+    (the memory is not reused while the pass runs). An output a later in-place operation changed then holds
+    the changed values, as with FX: the floor of storing, not a correct capture."""
+    kept: list[tuple[str, object]] = []
+    handles = [
+        m.register_forward_hook(partial(lambda name, m, a, out: kept.append((name, out)), n))
+        for n, m in model.named_modules()
+        if n
+    ]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return kept
+
+
+def last_conv(model: nn.Module) -> str:
+    return [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)][-1]
+
+
+def _grad_cam(model: nn.Module, layer: str, full_graph: bool, x: torch.Tensor) -> object:
+    """What Grad-CAM's pass costs: the last conv layer's output and its gradient for the top class."""
+    with capture(model, [layer], gradients=True, full_graph=full_graph) as cap:
+        logits = model(x)
+        cap.backward(logits[0, int(logits[0].argmax())])
+    return cap
+
+
+def wrong_outputs(model: nn.Module, x: torch.Tensor) -> dict[str, tuple[int, int]]:
+    """Per configuration that stores every output: (outputs that differ from capture's, outputs compared).
+
+    capture() is the reference here (tests/test_capture*.py check it against FX on models without in-place
+    operations, and against outputs recomputed out of place); a module called once is compared by name."""
+    with torch.no_grad():
+        with capture(model) as cap:
+            model(x)
+        fx_out = runner(model, "fx")(x)
+        kept = _keep_alive(model, x)
+    names = [n for n, m in model.named_modules() if n and len(cap.calls.get(n, ())) == 1]
+    alive = dict(kept)
+    result = {}
+    for config, outputs in (("fx", fx_out), ("keep-alive", alive)):
+        compared = [n for n in names if isinstance(outputs.get(n), torch.Tensor)]
+        differ = [n for n in compared if not torch.equal(outputs[n], cap.activations[n])]
+        result[config] = (len(differ), len(compared))
+    return result
 
 
 def time_configs(
@@ -265,6 +335,19 @@ def main() -> None:
                 f"(best of {args.repeats}: {best[config]:.2f}×), goal ≤ {goal:.2f}×: {verdict}; "
                 f"one thread, CPU time: {cpu_ratio[config]:.2f}×, {cpu_verdict}"
             )
+        wrong = wrong_outputs(model, x)
+        for config, (differ, compared) in wrong.items():
+            checks.append(
+                f"- {name} {config}: {differ} of {compared} module outputs hold values a later in-place "
+                "operation wrote, not what the module returned (capture keeps what it returned)"
+            )
+        late, full = "grad-cam, graph from layer", "grad-cam, full graph"
+        checks.append(
+            f"- {name} grad-cam at {last_conv(model)}: the graph from the layer on costs "
+            f"{cpu_ratio[late]:.2f}× plain against {cpu_ratio[full]:.2f}× for the whole graph (one thread, "
+            f"CPU), and {memory[late] / 2**20:.0f} MB of peak RAM growth against "
+            f"{memory[full] / 2**20:.0f} MB"
+        )
         sizes = stored_bytes(model, x)
         checks.append(
             f"- {name} stored: capture keeps {sizes['stored'] / 2**20:.1f} MB "

@@ -255,6 +255,65 @@ def test_gradients_leave_a_caller_input_that_requires_grad_alone(resnet18: nn.Mo
     assert cap.gradients["layer4"].shape == (2, 512, 2, 2)
 
 
+@pytest.mark.parametrize(
+    "layers", [["layer4.0.conv2"], ["layer3.1.bn1", "fc"], ["layer2.0.downsample.1", "layer1.1"], None]
+)
+def test_a_graph_from_the_first_recorded_layer_gives_the_same_gradients(
+    resnet18: nn.Module, image: Tensor, layers: list[str] | None
+) -> None:
+    with capture(resnet18, layers, gradients=True) as full:
+        full.backward(resnet18(image)[1, 3])
+    with torch.no_grad():
+        with capture(resnet18, layers, gradients=True, full_graph=False) as late:
+            late.backward(resnet18(image)[1, 3])
+        assert not torch.is_grad_enabled()  # the caller's no_grad is back after the block
+    assert (
+        full.gradients.keys() == late.gradients.keys() and full.activations.keys() == late.activations.keys()
+    )
+    for name, grad in full.gradients.items():
+        _assert_close(late.gradients[name], grad, name)
+        assert torch.equal(late.activations[name], full.activations[name]), name
+
+
+def _saved_bytes(model: nn.Module, x: Tensor, **kwargs) -> int:
+    """Bytes autograd saved for backward during one forward pass inside capture(gradients=True)."""
+    saved = []
+
+    def pack(t: Tensor) -> Tensor:
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with (
+        torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t),
+        capture(model, ["layer4.1.conv2"], gradients=True, **kwargs) as cap,
+    ):
+        cap.backward(model(x)[0, 0])
+    return sum(saved)
+
+
+def test_a_graph_from_the_first_recorded_layer_keeps_nothing_before_it(
+    resnet18: nn.Module, image: Tensor
+) -> None:
+    full, late = _saved_bytes(resnet18, image), _saved_bytes(resnet18, image, full_graph=False)
+    assert 0 < late < full / 4  # only layer4.1's second half and the head are in the graph
+    with capture(resnet18, ["layer4"], gradients=True, full_graph=False):
+        score = resnet18(image)[0, 0]
+        with pytest.raises(RuntimeError, match=r"not have been used in the graph"):
+            torch.autograd.grad(score, [resnet18.conv1.weight], retain_graph=True)
+        assert torch.autograd.grad(score, [resnet18.fc.weight])[0].abs().sum() > 0
+
+
+def test_a_graph_from_the_first_recorded_layer_keeps_a_caller_input_gradient(
+    resnet18: nn.Module, image: Tensor
+) -> None:
+    x = image.clone().requires_grad_(True)
+    with capture(resnet18, ["layer4"], gradients=True, full_graph=False) as cap:
+        score = resnet18(x)[0, 0]
+        cap.backward(score, retain_graph=True)
+        (dx,) = torch.autograd.grad(score, [x])
+    assert dx.shape == x.shape and dx.abs().sum() > 0
+
+
 class _ViewThenInplace(nn.Module):
     def __init__(self) -> None:
         super().__init__()

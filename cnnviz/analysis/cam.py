@@ -442,10 +442,11 @@ def cam(
         if isinstance(strategy, _ScoreCAM):
             _check_eval(model)
         # Without gradients the one pass needs no graph; capture(gradients=True) runs under enable_grad, so a
-        # caller's no_grad does not matter to the gradient methods.
+        # caller's no_grad does not matter to the gradient methods. Only the layer's own gradient is needed,
+        # so the graph starts at the layer (full_graph=False): nothing before it is kept for backward.
         with (
             torch.no_grad() if not strategy.needs_gradient else torch.enable_grad(),
-            capture(model, layers=[name], gradients=strategy.needs_gradient) as cap,
+            capture(model, layers=[name], gradients=strategy.needs_gradient, full_graph=False) as cap,
         ):
             output = model(x)
             index: int | None = None
