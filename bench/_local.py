@@ -43,13 +43,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(port: int, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.Popen[bytes]:
-    """`streamlit run app.py` on loopback, returned once `/_stcore/health` answers.
+def serve(
+    port: int, env: dict[str, str] | None = None, timeout: float = 120, script: str = "app.py"
+) -> subprocess.Popen[bytes]:
+    """`streamlit run app.py` (or `script`, from the project root) on loopback, once it is healthy.
 
     Raises:
         SystemExit: it did not answer within `timeout` seconds (the server is killed).
     """
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), *SERVER_FLAGS]
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), *SERVER_FLAGS]
     proc = subprocess.Popen(
         cmd,
         cwd=ROOT,

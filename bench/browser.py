@@ -12,6 +12,10 @@ once to warm the server's caches, and again in a fresh context (the timed view).
   nothing runs (Plotly's 4.7 MB bundle is compiled here the first time a page has a chart);
 - the websocket bytes (the page itself) and HTTP bytes (Streamlit's JavaScript, uncompressed, and images).
 
+The floor rows time bench/floor_app.py the same way: a Streamlit page with a title and a sentence, then the
+same with 1 and with 20 small Plotly charts. No page of the app can be faster than the floor with as many
+charts as it has.
+
 `--switch`: the earlier measurement on Feature maps: from a key press to the changed picture's new address,
 for a layer switch (a whole rerun, the new map computed once) and the Grad-CAM opacity (a rerun, cached), as
 ratios to one forward pass.
@@ -241,6 +245,16 @@ def first_views(repeats: int) -> dict[str, list]:
                 for pg in PAGES:  # a first visit warms the server's caches; the second is timed
                     _view(browser, f"{base}/{pg}?lang=en")
                     out.setdefault(f"page:{pg or 'Home'}", []).append(_view(browser, f"{base}/{pg}?lang=en"))
+            finally:
+                server.terminate()
+                server.wait(timeout=15)
+            port = free_port()
+            server = serve(port, timeout=90, script="bench/floor_app.py")
+            try:
+                for charts in (0, 1, 20):
+                    url = f"http://127.0.0.1:{port}/?charts={charts}"
+                    _view(browser, url)  # warm, as the pages are
+                    out.setdefault(f"floor:{charts} charts", []).append(_view(browser, url))
             finally:
                 server.terminate()
                 server.wait(timeout=15)

@@ -15,6 +15,10 @@ Printed per class size:
 - server memory (VmRSS from /proc): before, peak while the class runs, `--after` seconds after it closed;
   peak growth per student; the feature cache's budget and resident bytes (from the timing log).
 
+The browsers (and this process) run at `--browser-nice` 19 once the server is up: in a room they run on the
+students' laptops, not on the server's cores, so here they get a core only when the server leaves one free.
+`--browser-nice 0` measures the earlier way, browsers and server competing as equals.
+
 Bounded: at most 32 students per run, every wait has a timeout, and the server is stopped at the end.
 Needs Debian's chromium and playwright. Run: .venv/bin/python bench/class.py --students 1,12,24
 """
@@ -43,6 +47,12 @@ sys.path.insert(0, str(ROOT))
 MAX_STUDENTS = 32
 LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "features.4.conv.0"]
 TIMEOUT_MS = 240_000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of `pid` so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
@@ -228,10 +238,14 @@ async def run_class(url: str, n: int, think: float, tmp: Path) -> list[Student]:
             await browser.close()
 
 
-def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -> list[tuple]:
+def measure(sizes: list[int], think: float, after: float, env: dict[str, str], nice: int) -> list[tuple]:
     """Serves the app, warms it with one student, then runs one class per size in `sizes`.
 
-    Returns one row per class: (students, [Student], server timing rows, MB before, peak, after, seconds).
+    The browsers run at niceness `nice` (the server at the bench's own): in a room they run on the
+    students' laptops, so here they get the cores only when the server leaves them free.
+
+    Returns one row per class: (students, [Student], server timing rows, MB before, peak, after, seconds,
+    the server's CPU seconds during the class).
     """
 
     with tempfile.TemporaryDirectory() as tmpname:
@@ -240,6 +254,7 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = serve(port, {**env, "CNNVIZ_TIMING_LOG": str(log)})
+        os.nice(nice)  # this process and the browsers it starts from now on; the server keeps its priority
         sampler = Sampler(server.pid)
         rows = []
         try:
@@ -250,14 +265,14 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str]) -
                 before = rss_mb(server.pid)
                 sampler.reset()
                 since = time.time()
-                t0 = time.monotonic()
+                t0, cpu0 = time.monotonic(), cpu_seconds(server.pid)
                 students = asyncio.run(run_class(url, n, think, tmp))
-                took = time.monotonic() - t0
+                took, cpu = time.monotonic() - t0, cpu_seconds(server.pid) - cpu0
                 peak = max(sampler.peak, rss_mb(server.pid))
                 time.sleep(after)
                 mb_after = rss_mb(server.pid)
                 own = _log_since(log, since, "layer")
-                rows.append((n, students, own, before, peak, mb_after, took))
+                rows.append((n, students, own, before, peak, mb_after, took, cpu))
                 print(f"done: {n} students in {took:.0f} s", file=sys.stderr, flush=True)
         finally:
             sampler.stop()
@@ -276,6 +291,12 @@ def main() -> None:
     ap.add_argument("--think", type=float, default=2.0, help="mean seconds a student waits between actions")
     ap.add_argument("--after", type=float, default=60.0, help="seconds to wait after a class before 'after'")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server's environment")
+    ap.add_argument(
+        "--browser-nice",
+        type=int,
+        default=19,
+        help="niceness of the bench and its browsers (0: they compete with the server for the cores)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.students.split(",") if s.strip()]
     if not sizes or min(sizes) < 1 or max(sizes) > MAX_STUDENTS:
@@ -283,8 +304,11 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         raise SystemExit("Debian's chromium is not installed")
     env = dict(e.split("=", 1) for e in args.env)
-    rows = measure(sizes, args.think, args.after, env)
-    print(f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless, think {args.think} s")
+    rows = measure(sizes, args.think, args.after, env, args.browser_nice)
+    print(
+        f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless at nice "
+        f"{args.browser_nice}, think {args.think} s, load average {os.getloadavg()[0]:.1f} at the end"
+    )
     print("memory 'before' of the first class is the warm baseline (after one student came and left)")
     if env:
         print("server environment: " + " ".join(f"{k}={v}" for k, v in env.items()))
@@ -322,9 +346,9 @@ def main() -> None:
     line("server runs of the layer column", [str(len(own)) for _, _, own, *_ in rows])
     line(
         f"memory before → peak → after ({args.after:.0f} s)",
-        [f"{b:.0f} → {p:.0f} → {a:.0f} MB" for _, _, _, b, p, a, _ in rows],
+        [f"{b:.0f} → {p:.0f} → {a:.0f} MB" for _, _, _, b, p, a, *_ in rows],
     )
-    line("peak growth per student", [f"{(p - b) / n:.1f} MB" for n, _, _, b, p, _, _ in rows])
+    line("peak growth per student", [f"{(p - b) / n:.1f} MB" for n, _, _, b, p, *_ in rows])
 
     def cache_cell(own: list[dict]) -> str:
         if not own or "budget" not in own[-1]:
@@ -332,7 +356,11 @@ def main() -> None:
         return f"{max(r['resident'] for r in own) / 2**20:.0f} of {own[-1]['budget'] / 2**20:.0f} MB"
 
     line("feature cache: peak resident of budget", [cache_cell(own) for _, _, own, *_ in rows])
-    line("wall time of the class", [f"{took:.0f} s" for *_, took in rows])
+    line("wall time of the class", [f"{took:.0f} s" for *_, took, _ in rows])
+    line(
+        "server CPU during the class (share of one core)",
+        [f"{cpu:.1f} s ({cpu / took:.0%})" for *_, took, cpu in rows],
+    )
     for n, st, *_ in rows:
         for k, s in enumerate(st):
             for e in s.errors:
