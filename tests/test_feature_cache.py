@@ -6,6 +6,7 @@ and `layer_map` against a plain forward hook on the module; `ByteBudget` against
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -139,6 +140,18 @@ def test_timing_is_off_unless_asked() -> None:
 
     assert cache.timed("layer")(f) is f  # CNNVIZ_TIMING_LOG is not set in tests
     assert cache.memory()["budget"] == cache.FEATURES.budget
+
+
+def test_serving_a_page_shortens_the_gil_switch_interval() -> None:
+    """A forward pass among busy session threads waits for the GIL after each operator (bench/gil.py)."""
+    default = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    try:
+        cache.feature_index(models.load("lenet5"), _image(3))
+        assert sys.getswitchinterval() == pytest.approx(cache.SWITCH_INTERVAL)
+        assert cache.SWITCH_INTERVAL < 0.005
+    finally:
+        sys.setswitchinterval(default)
 
 
 def test_layer_map_of_a_module_that_runs_twice_is_its_last_call() -> None:
