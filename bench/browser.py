@@ -2,9 +2,10 @@
 
 Default: the first view of every page in a fresh browser context (empty cache, new session, as a student's
 browser), headless chromium against `streamlit run`, printed beside the baseline measured before the
-first-views work (`BASELINE`). Each repeat starts a fresh server and times, cold: Architectures' first
-visit and four untrained zoo models (from ticking "Use untrained weights" to everything drawn); then each page
-once to warm the server's caches, and again in a fresh context (the timed view). Each view is split into
+first-views work (`BASELINE`, the same script run on that commit). Each repeat starts a fresh server and
+times, cold: Architectures' first visit and four untrained zoo models (from ticking "Use untrained weights"
+to everything drawn); then each page once to warm the server's caches, and again in a fresh context
+(the timed view). Each view is split into
 
 - last message: navigation to the last websocket message before everything was drawn (the app's
   JavaScript loading, the server's script run and the transfer of its elements);
@@ -234,7 +235,7 @@ def _open_from_home(slug: str):
     navigation: no new page load, Streamlit's JavaScript and any chart bundle already in the browser)."""
 
     def act(page) -> None:
-        link = page.locator(f"[data-testid='stMain'] a[href*='/{slug}']").first
+        link = page.locator(f"[data-testid='stMain'] a[href='{slug}']").first
         link.wait_for()
         page.wait_for_function(f"() => !({_STATE_JS})().running")
         page.wait_for_timeout(1000)
@@ -290,24 +291,35 @@ def first_views(repeats: int) -> dict[str, list]:
 
 
 BASELINE: dict[str, float] = {
-    "cold:Architectures": 6.09,
-    "untrained:deeplabv3_resnet50": 9.75,
-    "untrained:resnet50": 2.52,
-    "untrained:vgg16": 3.46,
-    "untrained:fasterrcnn_resnet50_fpn": 4.99,
-    "page:Home": 1.92,
-    "page:Image_as_data": 3.32,
-    "page:Convolution_and_pooling": 3.93,
-    "page:Architectures": 3.69,
-    "page:Feature_maps": 3.72,
-    "page:Residual_gradients": 3.73,
-    "page:SE_attention": 3.05,
-    "page:Detection": 3.0,
-    "page:Segmentation": 3.37,
-    "page:Generation": 3.41,
+    "cold:Architectures": 5.03,
+    "untrained:deeplabv3_resnet50": 8.79,
+    "untrained:resnet50": 1.88,
+    "untrained:vgg16": 2.82,
+    "untrained:fasterrcnn_resnet50_fpn": 3.90,
+    "page:Home": 1.50,
+    "page:Image_as_data": 2.51,
+    "page:Convolution_and_pooling": 3.10,
+    "page:Architectures": 2.64,
+    "page:Feature_maps": 2.74,
+    "page:Residual_gradients": 2.79,
+    "page:SE_attention": 2.79,
+    "page:Detection": 2.63,
+    "page:Segmentation": 2.82,
+    "page:Generation": 3.11,
+    "from Home:Image_as_data": 1.29,
+    "from Home:Convolution_and_pooling": 1.95,
+    "from Home:Architectures": 1.46,
+    "from Home:Feature_maps": 1.46,
+    "from Home:Residual_gradients": 1.55,
+    "from Home:SE_attention": 1.50,
+    "from Home:Detection": 1.49,
+    "from Home:Segmentation": 1.63,
+    "from Home:Generation": 1.68,
 }
-"""At commit 85bde8e (before the first-views work), one repeat on this 2-core machine while it was quiet
-(load average 3.8). Under load (9-17) the same code took 2-4 times as long: compare like with like."""
+"""Commit 85bde8e (before the first-views work), served and timed by this script, one repeat on this 2-core
+machine at load average 2.6, right after the final code's run. An earlier baseline, taken at load 3.8
+(Home 1.92 s, Convolution 3.93 s), made every later page look 0.65-0.92x as slow, which was mostly the load:
+compare like with like."""
 
 
 def main() -> None:
