@@ -244,9 +244,9 @@ def _open_from_home(slug: str):
     return act
 
 
-def first_views(repeats: int) -> dict[str, list]:
+def first_views(repeats: int, untrained_only: bool = False) -> dict[str, list]:
     """A cold server per repeat: Architectures' first visit and the untrained loads, then every page warm,
-    each view in a fresh browser context."""
+    each view in a fresh browser context (with `untrained_only`, only the untrained loads)."""
     from playwright.sync_api import sync_playwright
 
     from cnnviz.ui.text import tr
@@ -260,12 +260,15 @@ def first_views(repeats: int) -> dict[str, list]:
             server = serve(port, timeout=90)
             base = f"http://127.0.0.1:{port}"
             try:
-                out.setdefault("cold:Architectures", []).append(
-                    _view(browser, f"{base}/Architectures?lang=en")
-                )
+                if not untrained_only:
+                    out.setdefault("cold:Architectures", []).append(
+                        _view(browser, f"{base}/Architectures?lang=en")
+                    )
                 for pg, key, model in UNTRAINED:
                     view = _view(browser, f"{base}/{pg}?lang=en&{key}={model}", act=tick)
                     out.setdefault(f"untrained:{model}", []).append(view)
+                if untrained_only:
+                    continue
                 for pg in PAGES:  # a first visit warms the server's caches; the second is timed
                     _view(browser, f"{base}/{pg}?lang=en")
                     out.setdefault(f"page:{pg or 'Home'}", []).append(_view(browser, f"{base}/{pg}?lang=en"))
@@ -275,6 +278,9 @@ def first_views(repeats: int) -> dict[str, list]:
             finally:
                 server.terminate()
                 server.wait(timeout=15)
+            if untrained_only:
+                print(f"repeat {k + 1}/{repeats} done", file=sys.stderr, flush=True)
+                continue
             port = free_port()
             server = serve(port, timeout=90, script="bench/floor_app.py")
             try:
@@ -326,12 +332,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--switch", action="store_true", help="time a layer switch instead (the old bench)")
+    parser.add_argument(
+        "--untrained-only", action="store_true", help="only the untrained models' first loads (cold servers)"
+    )
     args = parser.parse_args()
     if args.switch:
         layer_switch()
         return
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    runs = first_views(args.repeats)
+    runs = first_views(args.repeats, args.untrained_only)
     print(
         f"chromium headless, 1400×1000, fresh context per view; median of {args.repeats} "
         f"(each repeat a fresh server); {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"

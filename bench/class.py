@@ -15,9 +15,13 @@ Printed per class size:
 - server memory (VmRSS from /proc): before, peak while the class runs, `--after` seconds after it closed;
   peak growth per student; the feature cache's budget and resident bytes (from the timing log).
 
-The browsers (and this process) run at `--browser-nice` 19 once the server is up: in a room they run on the
-students' laptops, not on the server's cores, so here they get a core only when the server leaves one free.
-`--browser-nice 0` measures the earlier way, browsers and server competing as equals.
+Once the server is up, the browsers (and this process) run under Linux's SCHED_IDLE policy (`--browsers idle`,
+the default): in a room they run on the students' laptops, not on the server's cores, so here they get a core
+only when the server leaves one free. A nice value can't do this: chromium sets its own processes' nice
+values (renderers back to 0, its browser process to -8 when it may), which undid the earlier `nice 19`; a
+policy is inherited by every process and thread and chromium leaves it alone, and the bench prints how many
+of the browsers' threads were still SCHED_IDLE at the end. `--browsers equal` measures browsers and server
+competing as equals.
 
 Bounded: at most 32 students per run, every wait has a timeout, and the server is stopped at the end.
 Needs Debian's chromium and playwright. Run: .venv/bin/python bench/class.py --students 1,12,24
@@ -36,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,7 +223,8 @@ def _log_since(log: Path, since: float, what: str) -> list[dict]:
     return [r for r in rows if r["t"] >= since and r["what"] == what]
 
 
-async def run_class(url: str, n: int, think: float, tmp: Path) -> list[Student]:
+async def run_class(url: str, n: int, think: float, tmp: Path) -> tuple[list[Student], Counter[str]]:
+    """The class, and its browsers' threads per scheduling policy just before they close."""
     from playwright.async_api import async_playwright
 
     from cnnviz.ui.text import tr
@@ -231,21 +237,36 @@ async def run_class(url: str, n: int, think: float, tmp: Path) -> list[Student]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            return list(
-                await asyncio.gather(*(student(browser, url, k, files[k], think, tr) for k in range(n)))
-            )
+            runs = (student(browser, url, k, files[k], think, tr) for k in range(n))
+            students = await asyncio.gather(*runs)
+            return list(students), browser_policies()
         finally:
             await browser.close()
 
 
-def measure(sizes: list[int], think: float, after: float, env: dict[str, str], nice: int) -> list[tuple]:
+def browser_policies() -> Counter[str]:
+    """How many threads of the running chromium processes are under each scheduling policy."""
+    names = {os.SCHED_OTHER: "other", os.SCHED_IDLE: "idle", os.SCHED_BATCH: "batch"}
+    count: Counter[str] = Counter()
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or (proc / "comm").read_text().strip() != "chromium":
+                continue
+            for task in (proc / "task").iterdir():
+                count[names.get(os.sched_getscheduler(int(task.name)), "realtime")] += 1
+        except (OSError, ValueError):  # a process or thread that ended meanwhile
+            continue
+    return count
+
+
+def measure(sizes: list[int], think: float, after: float, env: dict[str, str], idle: bool) -> list[tuple]:
     """Serves the app, warms it with one student, then runs one class per size in `sizes`.
 
-    The browsers run at niceness `nice` (the server at the bench's own): in a room they run on the
-    students' laptops, so here they get the cores only when the server leaves them free.
+    With `idle`, the browsers run under SCHED_IDLE (the server under the bench's own policy): in a room they
+    run on the students' laptops, so here they get the cores only when the server leaves them free.
 
     Returns one row per class: (students, [Student], server timing rows, MB before, peak, after, seconds,
-    the server's CPU seconds during the class).
+    the server's CPU seconds during the class, the browsers' threads per scheduling policy at its end).
     """
 
     with tempfile.TemporaryDirectory() as tmpname:
@@ -254,7 +275,8 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str], n
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = serve(port, {**env, "CNNVIZ_TIMING_LOG": str(log)})
-        os.nice(nice)  # this process and the browsers it starts from now on; the server keeps its priority
+        if idle:  # this process and the browsers it starts from now on; the server keeps its policy
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         sampler = Sampler(server.pid)
         rows = []
         try:
@@ -266,13 +288,13 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str], n
                 sampler.reset()
                 since = time.time()
                 t0, cpu0 = time.monotonic(), cpu_seconds(server.pid)
-                students = asyncio.run(run_class(url, n, think, tmp))
+                students, policies = asyncio.run(run_class(url, n, think, tmp))
                 took, cpu = time.monotonic() - t0, cpu_seconds(server.pid) - cpu0
                 peak = max(sampler.peak, rss_mb(server.pid))
                 time.sleep(after)
                 mb_after = rss_mb(server.pid)
                 own = _log_since(log, since, "layer")
-                rows.append((n, students, own, before, peak, mb_after, took, cpu))
+                rows.append((n, students, own, before, peak, mb_after, took, cpu, policies))
                 print(f"done: {n} students in {took:.0f} s", file=sys.stderr, flush=True)
         finally:
             sampler.stop()
@@ -292,10 +314,10 @@ def main() -> None:
     ap.add_argument("--after", type=float, default=60.0, help="seconds to wait after a class before 'after'")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server's environment")
     ap.add_argument(
-        "--browser-nice",
-        type=int,
-        default=19,
-        help="niceness of the bench and its browsers (0: they compete with the server for the cores)",
+        "--browsers",
+        choices=["idle", "equal"],
+        default="idle",
+        help="idle: the bench and its browsers under SCHED_IDLE; equal: they compete with the server",
     )
     args = ap.parse_args()
     sizes = [int(s) for s in args.students.split(",") if s.strip()]
@@ -304,10 +326,11 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         raise SystemExit("Debian's chromium is not installed")
     env = dict(e.split("=", 1) for e in args.env)
-    rows = measure(sizes, args.think, args.after, env, args.browser_nice)
+    rows = measure(sizes, args.think, args.after, env, args.browsers == "idle")
     print(
-        f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless at nice "
-        f"{args.browser_nice}, think {args.think} s, load average {os.getloadavg()[0]:.1f} at the end"
+        f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless "
+        f"({'SCHED_IDLE' if args.browsers == 'idle' else 'as equals of the server'}), think {args.think} s, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     print("memory 'before' of the first class is the warm baseline (after one student came and left)")
     if env:
@@ -356,10 +379,14 @@ def main() -> None:
         return f"{max(r['resident'] for r in own) / 2**20:.0f} of {own[-1]['budget'] / 2**20:.0f} MB"
 
     line("feature cache: peak resident of budget", [cache_cell(own) for _, _, own, *_ in rows])
-    line("wall time of the class", [f"{took:.0f} s" for *_, took, _ in rows])
+    line("wall time of the class", [f"{took:.0f} s" for *_, took, _, _ in rows])
     line(
         "server CPU during the class (share of one core)",
-        [f"{cpu:.1f} s ({cpu / took:.0%})" for *_, took, cpu in rows],
+        [f"{cpu:.1f} s ({cpu / took:.0%})" for *_, took, cpu, _ in rows],
+    )
+    line(
+        "browser threads at the end: idle / other policy",
+        [f"{pol['idle']} / {sum(pol.values()) - pol['idle']}" for *_, pol in rows],
     )
     for n, st, *_ in rows:
         for k, s in enumerate(st):
