@@ -298,10 +298,10 @@ def first_views(repeats: int, untrained_only: bool = False) -> dict[str, list]:
 
 BASELINE: dict[str, float] = {
     "cold:Architectures": 5.03,
-    "untrained:deeplabv3_resnet50": 8.79,
-    "untrained:resnet50": 1.88,
-    "untrained:vgg16": 2.82,
-    "untrained:fasterrcnn_resnet50_fpn": 3.90,
+    "untrained:deeplabv3_resnet50": 11.56,
+    "untrained:resnet50": 3.75,
+    "untrained:vgg16": 6.12,
+    "untrained:fasterrcnn_resnet50_fpn": 7.50,
     "page:Home": 1.50,
     "page:Image_as_data": 2.51,
     "page:Convolution_and_pooling": 3.10,
@@ -325,7 +325,11 @@ BASELINE: dict[str, float] = {
 """Commit 85bde8e (before the first-views work), served and timed by this script, one repeat on this 2-core
 machine at load average 2.6, right after the final code's run. An earlier baseline, taken at load 3.8
 (Home 1.92 s, Convolution 3.93 s), made every later page look 0.65-0.92x as slow, which was mostly the load:
-compare like with like."""
+compare like with like.
+
+The four "untrained" values are medians of 3 (`--untrained-only --repeats 3`, a fresh server each), run right
+after the final code's own (load average 3.1-3.3): one repeat each had given 8.79, 1.88, 2.82 and 3.90 s for
+the same commit, too noisy to compare with (an untrained VGG-16 alone takes 1.3-2.7 s to build)."""
 
 
 def main() -> None:
