@@ -94,7 +94,7 @@ def layer_view(loaded: LoadedModel, image: Image.Image) -> None:
             hide_index=True,
             key="fm_stats",
         )
-    trace_view.trace_ui(loaded, image, layer, fmap, index.view, channel)
+    trace_view.trace_ui(loaded, image, layer, fmap, index.view, channel, calls=index.calls.get(layer))
 
 
 with right:

@@ -271,3 +271,44 @@ def test_result_is_frozen() -> None:
         tr.value = 0.0  # type: ignore[misc]
     with pytest.raises(ValueError):
         tr.window[0, 0, 0] = 1.0
+
+
+class _Twice(nn.Module):
+    """One conv called twice, each output written in place right after, then a tail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 2, 3, padding=1)
+        self.tail = nn.Conv2d(2, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        y.add_(1.0)
+        z = self.conv(y)
+        z.relu_()
+        return self.tail(z)
+
+
+def test_calls_stops_after_the_last_call_with_the_same_trace() -> None:
+    model = _seeded(_Twice)
+    x = torch.randn(1, 2, 9, 9)
+    tails: list[int] = []
+    handle = model.tail.register_forward_hook(lambda m, a, o: tails.append(1))
+    try:
+        whole = _check_sum(model, x, "conv", 1, 4, 5)  # against plain hooks: the second call, before relu_
+        assert len(tails) >= 1  # the whole model ran
+        tails.clear()
+        stopped = trace_cell(model, x, "conv", 1, 4, 5, calls=2)
+        assert tails == []  # nothing after the conv's second call ran
+    finally:
+        handle.remove()
+    assert stopped.value == whole.value
+    np.testing.assert_array_equal(stopped.partials, whole.partials)
+    np.testing.assert_array_equal(stopped.window, whole.window)
+    assert stopped.receptive_field == whole.receptive_field == Box(2, 3, 7, 8)  # two 3×3: 5×5 around (4, 5)
+    assert stopped.support == whole.support
+    first = trace_cell(model, x, "conv", 1, 4, 5, calls=1)  # stopped after the first call: its own numbers
+    with torch.no_grad():
+        own = model.conv(x)
+    assert first.value == pytest.approx(float(own[0, 1, 4, 5]), abs=0, rel=0)
+    assert first.receptive_field == Box(3, 4, 6, 7)

@@ -8,12 +8,13 @@ the window it saw, and its value written out as a sum.
 
 How each part is found, for any network (not only a chain of convolutions):
 
-- The window and the kernel: a forward pre-hook records the tensor the convolution itself was called with (the
+- The window and the kernel: a forward hook copies the tensor the convolution itself was called with (the
   previous layer's output, as the conv saw it), which is padded the way the conv pads it (zeros, reflect,
   replicate or circular; "same" included) and cut at the cell's position with the conv's stride and
   dilation. A grouped convolution sees only the input channels of its group.
-- The value: the conv's output captured by `cnnviz.hooks.capture`, the same copy the Feature maps page
-  shows (the module's last call, when it runs more than once).
+- The value: the same hook copies the conv's output before any later operation can write to it in place,
+  the value the Feature maps page shows (the module's last call, when it runs more than once; with `calls`
+  given the pass stops right after it).
 - The receptive field: the input pixels the cell's value is computed from, found along the real dataflow by
   NaN probes. A NaN placed in the input reaches every value computed from it (NaN · 0 is NaN, and ReLU, max
   pooling, sums and concatenations pass it on), so "does the cell become NaN when rows 0..r are NaN?" has a
@@ -51,7 +52,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnviz.analysis.dataflow import check_image_batch
-from cnnviz.hooks import Layer, capture, layer_name
+from cnnviz.hooks import Layer, layer_name
 from cnnviz.locks import model_lock
 from cnnviz.tensors import forward, on_model_device
 
@@ -131,7 +132,9 @@ class _Stop(Exception):
     """Raised by a hook once the traced call has run: nothing after it is needed."""
 
 
-def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int, col: int) -> CellTrace:
+def trace_cell(
+    model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int, col: int, *, calls: int | None = None
+) -> CellTrace:
     """Traces the cell (channel, row, col) of the Conv2d `layer` back to its input window and input pixels.
 
     Args:
@@ -139,6 +142,8 @@ def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int
         x: one preprocessed image, (1, C, H, W).
         layer: a Conv2d of `model`, by name or as the module object.
         channel, row, col: the output cell.
+        calls: how many times `layer` runs in one forward pass, when the caller knows (the Feature maps index
+            does): the pass then stops after the last call instead of running the rest of the model.
 
     Raises:
         ValueError: `x` is not one image, `layer` is not a Conv2d of `model` or never ran, or the cell lies
@@ -154,17 +159,25 @@ def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int
         )
     x = on_model_device(model, x)
     with model_lock(model):
-        inputs: list[Tensor] = []
-        handle = conv.register_forward_pre_hook(lambda m, args: inputs.append(args[0].detach().clone()))
+        runs: list[tuple[Tensor, Tensor]] = []  # (input, output) of each call, copied as the conv saw them
+
+        def record(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> None:
+            runs.append((args[0].detach().clone(), output.detach().clone()))
+            if len(runs) == calls:
+                raise _Stop
+
+        handle = conv.register_forward_hook(record)
         try:
-            with torch.no_grad(), capture(model, [name]) as cap:
+            with torch.no_grad():
                 forward(model, x)
+        except _Stop:
+            pass
         finally:
             handle.remove()
-        if not inputs or name not in cap.activations:
+        if not runs:
             raise ValueError(f"layer {name!r} did not run in the forward pass, so none of its cells exist.")
-        calls = len(inputs)
-        out = cap.activations[name]  # (1, C_out, H_out, W_out), the last call
+        calls = len(runs)
+        conv_input, out = runs[-1]  # the last call; out is (1, C_out, H_out, W_out)
         c_out, h_out, w_out = out.shape[1:]
         for what, given, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
             if not isinstance(given, int | np.integer) or not 0 <= given < size:
@@ -173,7 +186,7 @@ def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int
                     f"{c_out}×{h_out}×{w_out}), got {given!r}."
                 )
         channel, row, col = int(channel), int(row), int(col)
-        arithmetic = _dot_product(conv, inputs[-1], channel, row, col)
+        arithmetic = _dot_product(conv, conv_input, channel, row, col)
         value = float(out[0, channel, row, col].item())
         support = _gradient_support(model, x, conv, calls, channel, row, col)
         field_box = _nan_box(model, x, conv, calls, (channel, row, col), support)
@@ -184,7 +197,7 @@ def trace_cell(model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int
         col=col,
         value=value,
         input_size=(int(x.shape[2]), int(x.shape[3])),
-        conv_input_size=(int(inputs[-1].shape[2]), int(inputs[-1].shape[3])),
+        conv_input_size=(int(conv_input.shape[2]), int(conv_input.shape[3])),
         output_size=(int(h_out), int(w_out)),
         receptive_field=field_box,
         support=support,

@@ -34,12 +34,19 @@ def is_conv(loaded: models.LoadedModel, layer: str) -> bool:
     hash_funcs={models.LoadedModel: lambda m: m.fingerprint, Image.Image: cache.image_key},
 )
 def cell_trace(
-    loaded: models.LoadedModel, image: Image.Image, layer: str, channel: int, row: int, col: int
+    loaded: models.LoadedModel,
+    image: Image.Image,
+    layer: str,
+    channel: int,
+    row: int,
+    col: int,
+    calls: int | None = None,
 ) -> CellTrace:
-    """`trace_cell` of one (model, image, layer, cell), cached: changing the input channel is free."""
+    """`trace_cell` of one (model, image, layer, cell), cached: changing the input channel is free. `calls`:
+    how often the layer runs (the feature index knows), so that the pass stops after its last call."""
     from cnnviz.analysis.trace import trace_cell
 
-    return trace_cell(loaded.model, loaded.preprocess(image), layer, channel, row, col)
+    return trace_cell(loaded.model, loaded.preprocess(image), layer, channel, row, col, calls=calls)
 
 
 def written_sum(tr: CellTrace) -> tuple[str, str]:
@@ -99,9 +106,10 @@ def trace_ui(
     fmap: np.ndarray,
     view: np.ndarray,
     channel: int = 0,
+    calls: int | None = None,
 ) -> None:
-    """The whole trace view for `channel` of `layer` (its (C, H, W) map `fmap`, the model's input `view`); a
-    sentence instead for layers that are not Conv2d."""
+    """The whole trace view for `channel` of `layer` (its (C, H, W) map `fmap`, the model's input `view`, how
+    often the layer runs in one pass `calls` when known); a sentence instead for a layer that is no Conv2d."""
     st.subheader(t("trace.title"))
     if not is_conv(loaded, layer):
         st.info(t("trace.not_conv"))
@@ -130,7 +138,7 @@ def trace_ui(
         st.caption(t("trace.pick_big"))
 
     with st.spinner(t("trace.running")):
-        tr = cell_trace(loaded, image, layer, channel, row, col)
+        tr = cell_trace(loaded, image, layer, channel, row, col, calls)
 
     left, right = st.columns([1, 1])
     with left:
