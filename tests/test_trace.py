@@ -312,3 +312,32 @@ def test_calls_stops_after_the_last_call_with_the_same_trace() -> None:
         own = model.conv(x)
     assert first.value == pytest.approx(float(own[0, 1, 4, 5]), abs=0, rel=0)
     assert first.receptive_field == Box(3, 4, 6, 7)
+
+
+def test_the_model_lock_is_held_for_one_pass_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other sessions' passes of a shared model can run between the trace's passes (first, gradient, NaN)."""
+    import contextlib
+
+    import cnnviz.analysis.trace as trace_module
+
+    model = _seeded(lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3)))
+    events: list[str] = []
+    real = trace_module.model_lock
+
+    @contextlib.contextmanager
+    def watched(m: nn.Module):
+        with real(m):
+            events.append("lock")
+            yield
+            events.append("unlock")
+
+    monkeypatch.setattr(trace_module, "model_lock", watched)
+    handle = model.register_forward_pre_hook(lambda m, a: events.append("pass"))
+    try:
+        tr = trace_cell(model, torch.randn(1, 1, 9, 9), "2", 1, 2, 2)
+    finally:
+        handle.remove()
+    assert tr.receptive_field == Box(2, 2, 7, 7)
+    passes = events.count("pass")
+    assert passes >= 3  # the traced pass, the gradient's, at least one batch of NaN probes
+    assert events == ["lock", "pass", "unlock"] * passes

@@ -158,14 +158,16 @@ def trace_cell(
             "layers."
         )
     x = on_model_device(model, x)
+    runs: list[tuple[Tensor, Tensor]] = []  # (input, output) of each call, copied as the conv saw them
+
+    def record(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> None:
+        runs.append((args[0].detach().clone(), output.detach().clone()))
+        if len(runs) == calls:
+            raise _Stop
+
+    # The model's lock is held for one pass at a time (this one, then each probe's), so other sessions'
+    # passes can run in between.
     with model_lock(model):
-        runs: list[tuple[Tensor, Tensor]] = []  # (input, output) of each call, copied as the conv saw them
-
-        def record(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> None:
-            runs.append((args[0].detach().clone(), output.detach().clone()))
-            if len(runs) == calls:
-                raise _Stop
-
         handle = conv.register_forward_hook(record)
         try:
             with torch.no_grad():
@@ -174,22 +176,22 @@ def trace_cell(
             pass
         finally:
             handle.remove()
-        if not runs:
-            raise ValueError(f"layer {name!r} did not run in the forward pass, so none of its cells exist.")
-        calls = len(runs)
-        conv_input, out = runs[-1]  # the last call; out is (1, C_out, H_out, W_out)
-        c_out, h_out, w_out = out.shape[1:]
-        for what, given, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
-            if not isinstance(given, int | np.integer) or not 0 <= given < size:
-                raise ValueError(
-                    f"{what} must be an integer from 0 to {size - 1} for layer {name!r} (output "
-                    f"{c_out}×{h_out}×{w_out}), got {given!r}."
-                )
-        channel, row, col = int(channel), int(row), int(col)
-        arithmetic = _dot_product(conv, conv_input, channel, row, col)
-        value = float(out[0, channel, row, col].item())
-        support = _gradient_support(model, x, conv, calls, channel, row, col)
-        field_box = _nan_box(model, x, conv, calls, (channel, row, col), support)
+    if not runs:
+        raise ValueError(f"layer {name!r} did not run in the forward pass, so none of its cells exist.")
+    ran = len(runs)
+    conv_input, out = runs[-1]  # the last call; out is (1, C_out, H_out, W_out)
+    c_out, h_out, w_out = out.shape[1:]
+    for what, given, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
+        if not isinstance(given, int | np.integer) or not 0 <= given < size:
+            raise ValueError(
+                f"{what} must be an integer from 0 to {size - 1} for layer {name!r} (output "
+                f"{c_out}×{h_out}×{w_out}), got {given!r}."
+            )
+    channel, row, col = int(channel), int(row), int(col)
+    arithmetic = _dot_product(conv, conv_input, channel, row, col)
+    value = float(out[0, channel, row, col].item())
+    support = _gradient_support(model, x, conv, ran, channel, row, col)
+    field_box = _nan_box(model, x, conv, ran, (channel, row, col), support)
     return CellTrace(
         layer=name,
         channel=channel,
@@ -269,13 +271,14 @@ def _run_until(model: nn.Module, x: Tensor, conv: nn.Conv2d, calls: int) -> Tens
         if len(seen) == calls:
             raise _Stop
 
-    handle = conv.register_forward_hook(hook)
-    try:
-        model(x)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
+    with model_lock(model):
+        handle = conv.register_forward_hook(hook)
+        try:
+            model(x)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
     if len(seen) < calls:
         raise ValueError("the traced layer ran fewer times on the probe than on the image.")
     return seen[calls - 1]
