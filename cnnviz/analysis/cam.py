@@ -368,8 +368,11 @@ def _scalar(value: Any) -> Tensor:
 
 
 def _batch_scores(model: nn.Module, target: int | Callable[[Any], Tensor], inputs: Tensor) -> Tensor:
-    """(N,) scores of `target` for a batch of inputs (N, C_in, H, W), without gradients."""
-    with torch.no_grad():
+    """(N,) scores of `target` for a batch of inputs (N, C_in, H, W), without gradients.
+
+    The model's lock is held for this batch's pass only, so that other sessions' passes of a shared model can
+    run between Score-CAM's batches (and no other session's hooks see these inputs)."""
+    with model_lock(model), torch.no_grad():
         output = model(inputs)
         if isinstance(target, int):
             return output[:, target].float()
@@ -481,14 +484,14 @@ def cam(
                     )
                 cap.backward(score)
                 gradient = cap.gradients[name][0].float()
-        scored: int | Callable[[Any], Tensor] = index if index is not None else target  # type: ignore[assignment]
-        captured = _Captured(
-            activation=activation[0].float(),
-            gradient=gradient,
-            x=x,
-            scores=lambda inputs: _batch_scores(model, scored, inputs),
-        )
-        channel_weights, signed = strategy.combine(captured)  # Score-CAM runs the model here: under the lock
+    scored: int | Callable[[Any], Tensor] = index if index is not None else target  # type: ignore[assignment]
+    captured = _Captured(
+        activation=activation[0].float(),
+        gradient=gradient,
+        x=x,
+        scores=lambda inputs: _batch_scores(model, scored, inputs),
+    )
+    channel_weights, signed = strategy.combine(captured)  # Score-CAM runs the model here, a lock per batch
 
     raw = torch.relu(signed)  # (h, w)
     upsampled = F.interpolate(raw[None, None], size=x.shape[-2:], mode="bilinear", align_corners=False)[0, 0]
