@@ -246,18 +246,9 @@ def stored_bytes(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
 def fused_reductions(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     """One thread, best of 5, over every (1, C, H, W) module output: the three reductions summaries make (sum,
     amax, amin over all but the channel) against `torch.aminmax` (min and max in one pass) plus a sum."""
-    outputs: list[torch.Tensor] = []
-    handles = [
-        m.register_forward_hook(lambda m, a, o: outputs.append(o.detach().clone()) if o.dim() == 4 else None)
-        for m in model.modules()
-        if m is not model
-    ]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with torch.no_grad(), capture(model) as cap:
+        model(x)
+    outputs = [t for t in cap.activations.values() if t.dim() == 4]
     views = [o[0].reshape(o.shape[1], -1) for o in outputs]
 
     def three() -> None:

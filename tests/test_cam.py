@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from lock_events import watch_lock
 from torch import nn
 
 from cnnviz.analysis.cam import CAM_METHODS, CamResult, Prediction, cam, default_cam_layer, grad_cam, top_k
@@ -566,26 +567,10 @@ def test_runs_under_the_model_lock(tiny: TinyCNN, method: str) -> None:
 
 def test_score_cam_frees_the_lock_between_batches(tiny: TinyCNN, monkeypatch: pytest.MonkeyPatch) -> None:
     """Other sessions' passes of a shared model can run between Score-CAM's masked batches."""
-    import contextlib
-
     import cnnviz.analysis.cam as cam_module
 
-    events: list[str] = []
-    real = cam_module.model_lock
-
-    @contextlib.contextmanager
-    def watched(m: nn.Module):
-        with real(m):
-            events.append("lock")
-            yield
-            events.append("unlock")
-
-    monkeypatch.setattr(cam_module, "model_lock", watched)
-    handle = tiny.register_forward_pre_hook(lambda m, a: events.append("pass"))
-    try:
+    with watch_lock(monkeypatch, cam_module, tiny) as events:
         cam(tiny, _image(16), "features.3", target=0, method="scorecam", batch_size=8)
-    finally:
-        handle.remove()
     assert events.count("pass") == 3  # the captured pass, then 16 channels in batches of 8
     assert events == ["lock", "pass", "unlock"] * 3
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from lock_events import watch_lock
 from torch import nn
 
 from cnnviz import models
@@ -316,27 +317,11 @@ def test_calls_stops_after_the_last_call_with_the_same_trace() -> None:
 
 def test_the_model_lock_is_held_for_one_pass_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """Other sessions' passes of a shared model can run between the trace's passes (first, gradient, NaN)."""
-    import contextlib
-
     import cnnviz.analysis.trace as trace_module
 
     model = _seeded(lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3)))
-    events: list[str] = []
-    real = trace_module.model_lock
-
-    @contextlib.contextmanager
-    def watched(m: nn.Module):
-        with real(m):
-            events.append("lock")
-            yield
-            events.append("unlock")
-
-    monkeypatch.setattr(trace_module, "model_lock", watched)
-    handle = model.register_forward_pre_hook(lambda m, a: events.append("pass"))
-    try:
+    with watch_lock(monkeypatch, trace_module, model) as events:
         tr = trace_cell(model, torch.randn(1, 1, 9, 9), "2", 1, 2, 2)
-    finally:
-        handle.remove()
     assert tr.receptive_field == Box(2, 2, 7, 7)
     passes = events.count("pass")
     assert passes >= 3  # the traced pass, the gradient's, at least one batch of NaN probes
