@@ -158,11 +158,14 @@ def trace_cell(
             "layers."
         )
     x = on_model_device(model, x)
-    runs: list[tuple[Tensor, Tensor]] = []  # (input, output) of each call, copied as the conv saw them
+    ran = 0
+    last: tuple[Tensor, Tensor] | None = None  # the latest call's (input, output), as the conv saw them
 
     def record(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> None:
-        runs.append((args[0].detach().clone(), output.detach().clone()))
-        if len(runs) == calls:
+        nonlocal ran, last
+        ran += 1
+        last = (args[0].detach().clone(), output.detach().clone())
+        if ran == calls:
             raise _Stop
 
     # The model's lock is held for one pass at a time (this one, then each probe's), so other sessions'
@@ -176,10 +179,9 @@ def trace_cell(
             pass
         finally:
             handle.remove()
-    if not runs:
+    if last is None:
         raise ValueError(f"layer {name!r} did not run in the forward pass, so none of its cells exist.")
-    ran = len(runs)
-    conv_input, out = runs[-1]  # the last call; out is (1, C_out, H_out, W_out)
+    conv_input, out = last  # the last call; out is (1, C_out, H_out, W_out)
     c_out, h_out, w_out = out.shape[1:]
     for what, given, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
         if not isinstance(given, int | np.integer) or not 0 <= given < size:
