@@ -10,7 +10,9 @@ Printed per class size:
 - layer switch (key press -> the grid's new picture in the page), p50/p95, as the browser sees it, and the
   server's own time for it: the layer column's script run, including encoding its pictures and charts into
   messages, measured inside the server (the page writes one line per run to $CNNVIZ_TIMING_LOG; unset, the
-  app measures nothing). Wall time, and the script thread's CPU time;
+  app measures nothing). Wall time, the script thread's CPU time, and how long it waited for the model's
+  lock. A session's first run of the layer column is part of its first view and is counted apart (it was
+  counted among the switches before);
 - errors (exception boxes, timeouts) and lost sessions (a "connection" box, or a page that never finished);
 - server memory (VmRSS from /proc): before, peak while the class runs, `--after` seconds after it closed;
   peak growth per student; the feature cache's budget and resident bytes (from the timing log).
@@ -209,6 +211,16 @@ async def student(browser, url: str, k: int, image: Path, think: float, tr) -> S
     return out
 
 
+def split_first_runs(runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Each session's first run of the layer column (part of its first view), and all later runs."""
+    seen: set[str] = set()
+    firsts, later = [], []
+    for r in sorted(runs, key=lambda r: r["t"]):
+        (later if r["session"] in seen else firsts).append(r)
+        seen.add(r["session"])
+    return firsts, later
+
+
 def pct(xs: list[float], q: float) -> float:
     """The q-quantile (0..1) of xs by linear interpolation; nan for an empty list."""
     if not xs:
@@ -259,7 +271,9 @@ def browser_policies() -> Counter[str]:
     return count
 
 
-def measure(sizes: list[int], think: float, after: float, env: dict[str, str], idle: bool) -> list[tuple]:
+def measure(
+    sizes: list[int], think: float, after: float, env: dict[str, str], idle: bool, keep: Path | None = None
+) -> list[tuple]:
     """Serves the app, warms it with one student, then runs one class per size in `sizes`.
 
     With `idle`, the browsers run under SCHED_IDLE (the server under the bench's own policy): in a room they
@@ -297,6 +311,8 @@ def measure(sizes: list[int], think: float, after: float, env: dict[str, str], i
                 rows.append((n, students, own, before, peak, mb_after, took, cpu, policies))
                 print(f"done: {n} students in {took:.0f} s", file=sys.stderr, flush=True)
         finally:
+            if keep is not None and log.exists():
+                keep.write_bytes(log.read_bytes())
             sampler.stop()
             server.terminate()
             try:
@@ -313,6 +329,7 @@ def main() -> None:
     ap.add_argument("--think", type=float, default=2.0, help="mean seconds a student waits between actions")
     ap.add_argument("--after", type=float, default=60.0, help="seconds to wait after a class before 'after'")
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server's environment")
+    ap.add_argument("--log", type=Path, help="also copy the server's timing lines (JSON, one per run) here")
     ap.add_argument(
         "--browsers",
         choices=["idle", "equal"],
@@ -326,7 +343,7 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         raise SystemExit("Debian's chromium is not installed")
     env = dict(e.split("=", 1) for e in args.env)
-    rows = measure(sizes, args.think, args.after, env, args.browsers == "idle")
+    rows = measure(sizes, args.think, args.after, env, args.browsers == "idle", args.log)
     print(
         f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless "
         f"({'SCHED_IDLE' if args.browsers == 'idle' else 'as equals of the server'}), think {args.think} s, "
@@ -358,10 +375,16 @@ def main() -> None:
         "layer switch, p50 / p95 (browser)",
         [p50p95([x for s in st for x in s.switches]) for _, st, *_ in rows],
     )
+    firsts, switches = zip(*(split_first_runs(own) for _, _, own, *_ in rows), strict=True)
+    line("layer switch, p50 / p95 (server wall)", [p50p95([r["wall"] for r in sw]) for sw in switches])
+    line("layer switch, p50 / p95 (server CPU)", [p50p95([r["cpu"] for r in sw]) for sw in switches])
     line(
-        "layer switch, p50 / p95 (server wall)", [p50p95([r["wall"] for r in own]) for _, _, own, *_ in rows]
+        "layer switch, p50 / p95 (server, waiting for the model's lock)",
+        [p50p95([r.get("lock_wait", 0.0) for r in sw]) for sw in switches],
     )
-    line("layer switch, p50 / p95 (server CPU)", [p50p95([r["cpu"] for r in own]) for _, _, own, *_ in rows])
+    line(
+        "first view's layer column, p50 / p95 (server wall)", [p50p95([r["wall"] for r in f]) for f in firsts]
+    )
     line(
         "repeated clicks (lost in the browser)",
         [str(sum(s.retries for s in st)) for _, st, *_ in rows],

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
 
 from cnnviz.hooks import ChannelStats, capture, channel_stats, model_lock
+from cnnviz.locks import ModelLock
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +402,7 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def _acquire_from_other_thread(lock: threading.RLock) -> bool:
+def _acquire_from_other_thread(lock: ModelLock) -> bool:
     got: list[bool] = []
 
     def grab() -> None:

@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cnnviz.locks import model_lock
+from cnnviz.locks import ModelLock, model_lock
 from cnnviz.tensors import model_view
 from cnnviz.weights import bundled_path
 
@@ -195,7 +195,7 @@ class LoadedModel:
             self.fingerprint = f"{self.spec.source}:{self.spec.name}:{self.weights}:{self.weights_name}"
 
     @property
-    def lock(self) -> threading.RLock:
+    def lock(self) -> ModelLock:
         """Held while hooks are attached or the model runs, because a cached model is shared by sessions.
 
         The same lock `cnnviz.hooks.capture` takes for this model (`cnnviz.locks.model_lock`).

@@ -28,7 +28,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from cnnviz import images, models
+from cnnviz import images, locks, models
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -67,7 +67,8 @@ _TIMING_WRITE = threading.Lock()
 
 def timed(what: str) -> Callable[[F], F]:
     """Decorates a page function so that each run appends one JSON line (what, wall and thread CPU seconds,
-    the session, the feature cache's budget and resident bytes) to $CNNVIZ_TIMING_LOG.
+    seconds waited for model locks, the session, the feature cache's budget and resident bytes) to
+    $CNNVIZ_TIMING_LOG.
 
     For `bench/class.py`: with the variable unset (always, outside the bench) it returns the function itself,
     so the app pays nothing.
@@ -79,22 +80,24 @@ def timed(what: str) -> Callable[[F], F]:
 
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
-            wall, cpu = time.perf_counter(), time.thread_time()
+            wall, cpu, waited = time.perf_counter(), time.thread_time(), locks.waited()
             try:
                 return fn(*args, **kwargs)
             finally:
-                _log_timing(what, time.perf_counter() - wall, time.thread_time() - cpu)
+                _log_timing(
+                    what, time.perf_counter() - wall, time.thread_time() - cpu, locks.waited() - waited
+                )
 
         return run  # type: ignore[return-value]
 
     return decorate
 
 
-def _log_timing(what: str, wall: float, cpu: float) -> None:
+def _log_timing(what: str, wall: float, cpu: float, lock_wait: float) -> None:
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    row: dict[str, Any] = {"what": what, "wall": wall, "cpu": cpu, "t": time.time()}
+    row: dict[str, Any] = {"what": what, "wall": wall, "cpu": cpu, "lock_wait": lock_wait, "t": time.time()}
     row["session"] = ctx.session_id if ctx is not None else None
     row.update(memory())
     with _TIMING_WRITE, open(str(_TIMING_LOG), "a") as log:
@@ -386,10 +389,12 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
         import torch
 
         from cnnviz.hooks import capture
+        from cnnviz.locks import short_passes
         from cnnviz.tensors import forward, on_model_device
 
         x = on_model_device(model.model, model.preprocess(image))
-        with torch.no_grad(), capture(model.model, [layer]) as cap:
+        # A pass that stops at one layer goes ahead of other sessions' whole-network passes (first views).
+        with short_passes(), torch.no_grad(), capture(model.model, [layer]) as cap:
             module = model.model.get_submodule(layer)
             left = [index.calls.get(layer, 0)]
 
