@@ -28,10 +28,15 @@ weights: $(VENV)/.app-installed
 run: weights
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address localhost
 
-# A room: every address of this machine (HOST=0.0.0.0), and two malloc arenas so that memory freed when
-# students leave goes back to the system (the app trims it; see README "Serving a class").
+# A room: every address of this machine (HOST=0.0.0.0); two malloc arenas so that memory freed when students
+# leave goes back to the system (the app trims it); and torch's passes on one core fewer than the machine has,
+# since the sessions' Python runs on one core at a time (the GIL): with all cores, a pass's threads and the
+# sessions' Python take turns on them, and torch's threads spin while they wait (README "Serving a class").
+CORES := $(shell nproc 2>/dev/null || echo 2)
+CLASS_THREADS ?= $(shell [ $(CORES) -gt 1 ] && echo $$(($(CORES) - 1)) || echo 1)
 class: weights
-	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
+	MALLOC_ARENA_MAX=2 OMP_NUM_THREADS=$(CLASS_THREADS) \
+	    $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .

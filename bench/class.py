@@ -25,6 +25,9 @@ policy is inherited by every process and thread and chromium leaves it alone, an
 of the browsers' threads were still SCHED_IDLE at the end. `--browsers equal` measures browsers and server
 competing as equals.
 
+The server runs as `make class` runs it, with torch's intra-op threads one fewer than the cores
+(`OMP_NUM_THREADS`; `--env OMP_NUM_THREADS=2` measures all cores of this machine).
+
 Bounded: at most 32 students per run, every wait has a timeout, and the server is stopped at the end.
 Needs Debian's chromium and playwright. Run: .venv/bin/python bench/class.py --students 1,12,24
 """
@@ -342,7 +345,11 @@ def main() -> None:
         raise SystemExit(f"--students takes 1..{MAX_STUDENTS} per class, got {args.students!r}")
     if not Path(CHROMIUM).exists():
         raise SystemExit("Debian's chromium is not installed")
-    env = dict(e.split("=", 1) for e in args.env)
+    # As `make class` serves a room: torch's passes on one core fewer than the machine has.
+    env = {
+        "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) - 1)),
+        **dict(e.split("=", 1) for e in args.env),
+    }
     rows = measure(sizes, args.think, args.after, env, args.browsers == "idle", args.log)
     print(
         f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless "

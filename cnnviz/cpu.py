@@ -1,7 +1,9 @@
 """torch's CPU thread count for one block of work, restored after it.
 
 Small networks train fastest on one thread (more threads mostly wait for each other), and the live demos
-(a GAN step, style transfer) say how many threads they may take. The count is process-wide in torch.
+(a GAN step, style transfer) say how many threads they may take. With torch's OpenMP backend the count is
+the calling thread's own (a session's script thread), and the default for threads that have not run a
+parallel operator yet; `make class` starts the server with one thread fewer than the cores.
 """
 
 from __future__ import annotations
