@@ -410,29 +410,36 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
     def compute() -> np.ndarray:
         import torch
 
-        from cnnviz.hooks import capture
+        from cnnviz.hooks import _tensor_leaves, model_lock
         from cnnviz.locks import short_passes
         from cnnviz.tensors import forward, on_model_device
 
+        calls = index.calls.get(layer)
+        if calls is None:
+            raise ValueError(f"Layer {layer!r} is not one of the layers of {model.spec.name}.")
         x = on_model_device(model.model, model.preprocess(image))
+        module = model.model.get_submodule(layer)
+        last: list[Any] = [None, 0]  # the latest call's output, and how many calls ran
+
+        def record(_module: Any, _args: Any, output: Any) -> None:
+            # The pass stops right after the layer's last call, so nothing writes into that output later:
+            # no copy, and no copy-on-write mode around every operator as `capture()` needs for passes that
+            # go on.
+            leaves = _tensor_leaves(output, "")
+            last[:] = [leaves[0][1] if leaves else None, last[1] + 1]
+            if last[1] == calls:
+                raise _Enough
+
         # A pass that stops at one layer goes ahead of other sessions' whole-network passes (first views).
-        with short_passes(), torch.no_grad(), capture(model.model, [layer]) as cap:
-            module = model.model.get_submodule(layer)
-            left = [index.calls.get(layer, 0)]
-
-            def stop(*_: Any) -> None:  # runs after capture's own hook on the module
-                left[0] -= 1
-                if left[0] == 0:
-                    raise _Enough
-
-            handle = module.register_forward_hook(stop)
+        with short_passes(), model_lock(model.model), torch.no_grad():
+            handle = module.register_forward_hook(record)
             try:
                 forward(model.model, x)
             except _Enough:
                 pass
             finally:
                 handle.remove()
-        t = cap.activations.get(layer)
+        t = last[0]
         if t is None or t.dim() not in (2, 4):
             raise ValueError(f"Layer {layer!r} of {model.spec.name} gives no feature map or vector.")
         arr = t[0].float().cpu().numpy()
