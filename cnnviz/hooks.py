@@ -67,6 +67,7 @@ from torch import Tensor, nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from cnnviz.locks import model_lock
+from cnnviz.tensors import forward
 
 # Importing torch allocates no tensor, so this still counts if no caller made one first; see the docstring.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
@@ -81,6 +82,7 @@ __all__ = [
     "empty_pool",
     "layer_name",
     "model_lock",
+    "run_until",
 ]
 
 Layer = str | nn.Module
@@ -698,6 +700,46 @@ def _leaf_inputs(
         return a
 
     return tuple(swap(a) for a in args), {k: swap(v) for k, v in kwargs.items()}
+
+
+class _Stop(Exception):
+    """Raised by `run_until`'s hook once the wanted call has run: nothing after it is needed."""
+
+
+def run_until(
+    model: nn.Module, x: Any, module: nn.Module, calls: int | None = None
+) -> tuple[Tensor | None, Any, int]:
+    """Runs `model(x)` under the model's lock, watching `module`; returns the first tensor argument of the
+    module's last call, that call's output, and how many calls ran (0: none, both None).
+
+    With `calls` the pass stops right after the module's `calls`-th call, so nothing later can write into
+    that call's tensors: they are returned as they are (with their autograd graph, if grad mode is on).
+    Without it the whole pass runs, and the tensors of each call are copied in the hook, because a later
+    in-place operation could overwrite them. The caller chooses the grad mode.
+
+    Raises:
+        ValueError: the model can't take `x` (see `cnnviz.tensors.forward`).
+    """
+    last: list[Any] = [None, None, 0]
+
+    def hook(_module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        arg = args[0] if args and isinstance(args[0], Tensor) else _first_tensor(args)
+        if calls is None:
+            arg = arg.detach().clone() if arg is not None else None
+            output = output.detach().clone() if isinstance(output, Tensor) else output
+        last[:] = [arg, output, last[2] + 1]
+        if last[2] == calls:
+            raise _Stop
+
+    with model_lock(model):
+        handle = module.register_forward_hook(hook)
+        try:
+            forward(model, x)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+    return last[0], last[1], last[2]
 
 
 def layer_name(model: nn.Module, layer: Layer) -> str:

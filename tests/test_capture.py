@@ -559,3 +559,35 @@ def test_channel_stats_of_odd_shapes() -> None:
     assert half.mean.dtype.kind == "f" and abs(float(half.mean[0]) - 0.1) < 1e-3
     with pytest.raises(ValueError):
         stats.mean[0] = 1.0  # read-only: the dataclass is frozen, its arrays too
+
+
+def test_run_until_stops_after_the_wanted_call_or_copies_when_the_pass_goes_on() -> None:
+    """`run_until`, the one-layer pass behind the Feature maps layer map and the traced cell."""
+    from cnnviz.hooks import run_until
+
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(2).eval()
+    relu = nn.ReLU(inplace=True)  # overwrites the BatchNorm's output after its hook ran
+    tail = nn.Conv2d(2, 2, 1)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), bn, relu, tail).eval()
+    x = torch.randn(1, 1, 6, 6)
+    with torch.no_grad():
+        ref = bn(model[0](x))
+    ran_tail: list[int] = []
+    handle = tail.register_forward_hook(lambda *_: ran_tail.append(1))
+    try:
+        with torch.no_grad():
+            arg, out, ran = run_until(model, x, bn)  # the whole pass: copies, so the ReLU can't reach them
+        assert ran == 1 and ran_tail == [1]
+        torch.testing.assert_close(out, ref)
+        assert (out < 0).any()
+        with torch.no_grad():
+            arg2, out2, ran2 = run_until(model, x, bn, calls=1)  # stops: the tail never runs
+        assert ran2 == 1 and ran_tail == [1]
+        torch.testing.assert_close(out2, ref)
+        torch.testing.assert_close(arg2, arg)
+        assert run_until(model, x, nn.ReLU()) == (None, None, 0)  # not part of the model: never called
+    finally:
+        handle.remove()
+    assert _hook_count(model) == 0
+    assert _acquire_from_other_thread(model_lock(model))

@@ -316,11 +316,12 @@ def test_calls_stops_after_the_last_call_with_the_same_trace() -> None:
 
 
 def test_the_model_lock_is_held_for_one_pass_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Other sessions' passes of a shared model can run between the trace's passes (first, gradient, NaN)."""
-    import cnnviz.analysis.trace as trace_module
+    """Other sessions' passes of a shared model can run between the trace's passes (first, gradient, NaN):
+    each runs through `cnnviz.hooks.run_until`, which takes the lock for its pass only."""
+    import cnnviz.hooks as hooks_module
 
     model = _seeded(lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Conv2d(2, 2, 3)))
-    with watch_lock(monkeypatch, trace_module, model) as events:
+    with watch_lock(monkeypatch, hooks_module, model) as events:
         tr = trace_cell(model, torch.randn(1, 1, 9, 9), "2", 1, 2, 2)
     assert tr.receptive_field == Box(2, 2, 7, 7)
     passes = events.count("pass")

@@ -8,13 +8,13 @@ the window it saw, and its value written out as a sum.
 
 How each part is found, for any network (not only a chain of convolutions):
 
-- The window and the kernel: a forward hook copies the tensor the convolution itself was called with (the
-  previous layer's output, as the conv saw it), which is padded the way the conv pads it (zeros, reflect,
-  replicate or circular; "same" included) and cut at the cell's position with the conv's stride and
-  dilation. A grouped convolution sees only the input channels of its group.
-- The value: the same hook copies the conv's output before any later operation can write to it in place,
-  the value the Feature maps page shows (the module's last call, when it runs more than once; with `calls`
-  given the pass stops right after it).
+- The window and the kernel: a forward hook (`cnnviz.hooks.run_until`) keeps the tensor the convolution
+  itself was called with (the previous layer's output, as the conv saw it), which is padded the way the
+  conv pads it (zeros, reflect, replicate or circular; "same" included) and cut at the cell's position with
+  the conv's stride and dilation. A grouped convolution sees only the input channels of its group.
+- The value: the same hook keeps the conv's output, the value the Feature maps page shows (the module's
+  last call, when it runs more than once). With `calls` given the pass stops right after that call;
+  without, the hook copies both tensors before any later operation can write to them in place.
 - The receptive field: the input pixels the cell's value is computed from, found along the real dataflow by
   NaN probes. A NaN placed in the input reaches every value computed from it (NaN · 0 is NaN, and ReLU, max
   pooling, sums and concatenations pass it on), so "does the cell become NaN when rows 0..r are NaN?" has a
@@ -52,9 +52,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cnnviz.analysis.dataflow import check_image_batch
-from cnnviz.hooks import Layer, layer_name
-from cnnviz.locks import model_lock
-from cnnviz.tensors import forward, on_model_device
+from cnnviz.hooks import Layer, layer_name, run_until
+from cnnviz.tensors import on_model_device
 
 __all__ = ["Box", "CellTrace", "trace_cell"]
 
@@ -128,10 +127,6 @@ class CellTrace:
     output_size: tuple[int, int]
 
 
-class _Stop(Exception):
-    """Raised by a hook once the traced call has run: nothing after it is needed."""
-
-
 def trace_cell(
     model: nn.Module, x: Tensor, layer: Layer, channel: int, row: int, col: int, *, calls: int | None = None
 ) -> CellTrace:
@@ -158,30 +153,13 @@ def trace_cell(
             "layers."
         )
     x = on_model_device(model, x)
-    ran = 0
-    last: tuple[Tensor, Tensor] | None = None  # the latest call's (input, output), as the conv saw them
-
-    def record(module: nn.Module, args: tuple[Any, ...], output: Tensor) -> None:
-        nonlocal ran, last
-        ran += 1
-        last = (args[0].detach().clone(), output.detach().clone())
-        if ran == calls:
-            raise _Stop
-
     # The model's lock is held for one pass at a time (this one, then each probe's), so other sessions'
     # passes can run in between.
-    with model_lock(model):
-        handle = conv.register_forward_hook(record)
-        try:
-            with torch.no_grad():
-                forward(model, x)
-        except _Stop:
-            pass
-        finally:
-            handle.remove()
-    if last is None:
+    with torch.no_grad():
+        conv_input, out, ran = run_until(model, x, conv, calls)
+    if ran == 0 or conv_input is None:
         raise ValueError(f"layer {name!r} did not run in the forward pass, so none of its cells exist.")
-    conv_input, out = last  # the last call; out is (1, C_out, H_out, W_out)
+    # the last call's input and output, as the conv saw them; out is (1, C_out, H_out, W_out)
     c_out, h_out, w_out = out.shape[1:]
     for what, given, size in (("channel", channel, c_out), ("row", row, h_out), ("col", col, w_out)):
         if not isinstance(given, int | np.integer) or not 0 <= given < size:
@@ -266,24 +244,10 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 def _run_until(model: nn.Module, x: Tensor, conv: nn.Conv2d, calls: int) -> Tensor:
     """Runs `model` on `x` until the `calls`-th call of `conv` and returns that call's output."""
-    seen: list[Tensor] = []
-
-    def hook(module: nn.Module, args: Any, output: Tensor) -> None:
-        seen.append(output)
-        if len(seen) == calls:
-            raise _Stop
-
-    with model_lock(model):
-        handle = conv.register_forward_hook(hook)
-        try:
-            model(x)
-        except _Stop:
-            pass
-        finally:
-            handle.remove()
-    if len(seen) < calls:
+    _, out, ran = run_until(model, x, conv, calls)
+    if ran < calls:
         raise ValueError("the traced layer ran fewer times on the probe than on the image.")
-    return seen[calls - 1]
+    return out
 
 
 def _gradient_support(

@@ -396,10 +396,6 @@ def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex
     )
 
 
-class _Enough(Exception):
-    """Raised by a hook once the wanted layer has run: the rest of the forward pass is not needed."""
-
-
 def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.ndarray:
     """One layer's (C, H, W) float32 feature map of one image, read-only, from a forward pass that records
     only that layer and stops after its last call; kept in `FEATURES` for every session (a vector layer is
@@ -410,36 +406,21 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
     def compute() -> np.ndarray:
         import torch
 
-        from cnnviz.hooks import _tensor_leaves, model_lock
+        from cnnviz.hooks import _tensor_leaves, run_until
         from cnnviz.locks import short_passes
-        from cnnviz.tensors import forward, on_model_device
+        from cnnviz.tensors import on_model_device
 
         calls = index.calls.get(layer)
         if calls is None:
             raise ValueError(f"Layer {layer!r} is not one of the layers of {model.spec.name}.")
         x = on_model_device(model.model, model.preprocess(image))
-        module = model.model.get_submodule(layer)
-        last: list[Any] = [None, 0]  # the latest call's output, and how many calls ran
-
-        def record(_module: Any, _args: Any, output: Any) -> None:
-            # The pass stops right after the layer's last call, so nothing writes into that output later:
-            # no copy, and no copy-on-write mode around every operator as `capture()` needs for passes that
-            # go on.
-            leaves = _tensor_leaves(output, "")
-            last[:] = [leaves[0][1] if leaves else None, last[1] + 1]
-            if last[1] == calls:
-                raise _Enough
-
-        # A pass that stops at one layer goes ahead of other sessions' whole-network passes (first views).
-        with short_passes(), model_lock(model.model), torch.no_grad():
-            handle = module.register_forward_hook(record)
-            try:
-                forward(model.model, x)
-            except _Enough:
-                pass
-            finally:
-                handle.remove()
-        t = last[0]
+        # The pass stops right after the layer's last call, so nothing writes into that output later: no
+        # copy, and no copy-on-write mode around every operator as `capture()` needs for passes that go on.
+        # It goes ahead of other sessions' whole-network passes (first views).
+        with short_passes(), torch.no_grad():
+            _, output, _ = run_until(model.model, x, model.model.get_submodule(layer), calls)
+        leaves = _tensor_leaves(output, "")
+        t = leaves[0][1] if leaves else None
         if t is None or t.dim() not in (2, 4):
             raise ValueError(f"Layer {layer!r} of {model.spec.name} gives no feature map or vector.")
         arr = t[0].float().cpu().numpy()
