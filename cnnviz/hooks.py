@@ -51,7 +51,9 @@ How it stays honest and leaves the model as it found it:
 
 from __future__ import annotations
 
+import copy
 import difflib
+import itertools
 import os
 import threading
 import weakref
@@ -83,6 +85,7 @@ __all__ = [
     "layer_name",
     "model_lock",
     "run_until",
+    "twin",
 ]
 
 Layer = str | nn.Module
@@ -740,6 +743,48 @@ def run_until(
         finally:
             handle.remove()
     return last[0], last[1], last[2]
+
+
+_TWINS: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
+_NO_TWIN: weakref.WeakSet[nn.Module] = weakref.WeakSet()  # refused a copy; kept apart: no self-reference
+_TWINS_GUARD = threading.Lock()
+
+
+def twin(model: nn.Module) -> nn.Module:
+    """A second module tree of `model` that shares every parameter and buffer with it (no weight is copied),
+    built once per model; `model` itself when it can't be copied.
+
+    Hooks belong to module objects, so a pass on the twin neither sees nor triggers the hooks of a pass on
+    `model`, and it takes the twin's own lock (`model_lock(twin(model))`): a short pass that stops at one
+    layer (a layer switch, a traced cell) does not wait for a whole-network pass that another session runs on
+    `model`, and on a machine with a free core both run at once. Only for passes that write into no parameter
+    or buffer (inference in eval mode; a train-mode BatchNorm updates its running statistics in place).
+
+    The copy is made holding `model`'s lock, so the temporary hooks of a pass in progress are not copied with
+    it. A model with an attribute that refuses to be deep-copied gets no twin.
+    """
+
+    def known() -> nn.Module | None:
+        with _TWINS_GUARD:
+            return model if model in _NO_TWIN else _TWINS.get(model)
+
+    found = known()
+    if found is not None:
+        return found
+    with model_lock(model):
+        found = known()
+        if found is not None:
+            return found
+        shared = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
+        try:
+            made = copy.deepcopy(model, memo=shared)
+        except Exception:  # any attribute may refuse a copy (a lock, an open file); the model still works
+            with _TWINS_GUARD:
+                _NO_TWIN.add(model)
+            return model
+        with _TWINS_GUARD:
+            _TWINS[model] = made
+        return made
 
 
 def layer_name(model: nn.Module, layer: Layer) -> str:

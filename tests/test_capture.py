@@ -591,3 +591,101 @@ def test_run_until_stops_after_the_wanted_call_or_copies_when_the_pass_goes_on()
         handle.remove()
     assert _hook_count(model) == 0
     assert _acquire_from_other_thread(model_lock(model))
+
+
+def test_a_twin_shares_every_weight_and_none_of_the_hooks(resnet18: nn.Module, image: Tensor) -> None:
+    """`twin`: the module tree the one-layer passes run on, so they neither wait for nor disturb a pass on
+    the model itself."""
+    from cnnviz.hooks import run_until, twin
+
+    other = twin(resnet18)
+    assert other is not resnet18 and twin(resnet18) is other  # built once
+    assert not other.training
+    mine = dict(resnet18.named_parameters()) | dict(resnet18.named_buffers())
+    theirs = dict(other.named_parameters()) | dict(other.named_buffers())
+    assert mine.keys() == theirs.keys()
+    assert all(theirs[k] is t for k, t in mine.items())  # the same tensors: no weight copied
+    assert all(a is not b for a, b in zip(resnet18.modules(), other.modules(), strict=True))
+    assert model_lock(other) is not model_lock(resnet18)
+    with torch.no_grad():
+        torch.testing.assert_close(other(image), resnet18(image), rtol=0, atol=0)
+
+    # A pass in progress on the model (its lock held, its hooks attached) neither blocks nor sees a twin pass.
+    seen: list[int] = []
+    started, finish = threading.Event(), threading.Event()
+
+    def long_pass() -> None:
+        with capture(resnet18, ["layer1.0.conv1"]):
+            handle = resnet18.layer1[0].conv1.register_forward_hook(lambda *_: seen.append(1))
+            started.set()
+            finish.wait(10)
+            handle.remove()
+
+    holder = threading.Thread(target=long_pass)
+    holder.start()
+    started.wait(10)
+    try:
+        got: list[Tensor] = []
+        short = threading.Thread(
+            target=lambda: got.append(run_until(other, image, other.layer1[0].conv1, calls=1)[1])
+        )
+        short.start()
+        short.join(timeout=10)
+        assert got, "a pass on the twin waited for the model's lock"
+        assert seen == []
+        with torch.no_grad():
+            stem = resnet18.maxpool(resnet18.relu(resnet18.bn1(resnet18.conv1(image))))
+            ref = resnet18.layer1[0].conv1(stem)
+        torch.testing.assert_close(got[0], ref)
+    finally:
+        finish.set()
+        holder.join()
+    assert _hook_count(other) == _hook_count(resnet18) == 0
+
+
+def test_a_twin_is_made_after_a_running_pass_and_without_its_hooks() -> None:
+    from cnnviz.hooks import twin
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()).eval()
+    started, finish = threading.Event(), threading.Event()
+
+    def long_pass() -> None:
+        with capture(model, ["0"]):
+            started.set()
+            finish.wait(10)
+
+    holder = threading.Thread(target=long_pass)
+    holder.start()
+    started.wait(10)
+    made: list[nn.Module] = []
+    maker = threading.Thread(target=lambda: made.append(twin(model)))
+    maker.start()
+    maker.join(timeout=0.3)
+    assert not made  # waits for the pass, whose capture hooks are still on the model
+    finish.set()
+    holder.join()
+    maker.join(timeout=10)
+    assert made and made[0] is not model and _hook_count(made[0]) == 0
+
+
+def test_a_model_that_refuses_a_copy_is_its_own_twin() -> None:
+    import gc
+    import weakref
+
+    from cnnviz.hooks import twin
+
+    class Held(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 1)
+            self.guard = threading.Lock()  # locks can't be deep-copied
+
+        def forward(self, x: Tensor) -> Tensor:
+            return self.conv(x)
+
+    model = Held()
+    assert twin(model) is model and twin(model) is model
+    gone = weakref.ref(model)
+    del model
+    gc.collect()
+    assert gone() is None  # the registry keeps no model alive

@@ -1,5 +1,6 @@
 """`cnnviz.locks.ModelLock`: re-entrant like `threading.RLock`, short passes first among waiters, waiting
-time counted; and the Feature maps page's one-layer passes are the ones declared short."""
+time counted; and the Feature maps page's one-layer passes are the ones declared short, run on the model's
+twin so that they don't wait for a whole pass on the model."""
 
 from __future__ import annotations
 
@@ -155,3 +156,31 @@ def test_the_page_declares_its_one_layer_passes_short(monkeypatch: pytest.Monkey
     seen.clear()
     trace_view.cell_trace(loaded, image, "conv2", 0, 1, 1)
     assert seen and all(seen)
+
+
+def test_a_layer_switch_does_not_wait_for_a_whole_pass_on_the_model() -> None:
+    """While another session's whole-network pass holds the model's lock (a first view), the layer map and
+    the traced cell of a new layer still run: on the model's twin (`cnnviz.hooks.twin`), with its own lock."""
+    loaded = models.load("lenet5")
+    rng = np.random.default_rng(12)
+    image = Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8), "L")
+    index = cache.feature_index(loaded, image)
+    cache.layer_map(loaded, image, "conv1")  # the twin is made here, while the model is free
+    holder, done = _holding(loaded.lock)
+    got: list[object] = []
+    try:
+
+        def switch() -> None:
+            got.append(cache.layer_map(loaded, image, "conv2"))
+            got.append(trace_view.cell_trace(loaded, image, "conv2", 1, 2, 3, calls=index.calls["conv2"]))
+
+        worker = threading.Thread(target=switch)
+        worker.start()
+        worker.join(timeout=5)  # the holder lets go after 10 s on its own
+        assert len(got) == 2, "the layer switch waited for the model's lock"
+    finally:
+        done.set()
+        holder.join()
+    fmap, tr = got
+    assert fmap.shape == (16, 10, 10)  # type: ignore[attr-defined]
+    assert tr.value == pytest.approx(float(fmap[1, 2, 3]), abs=1e-5)  # type: ignore[attr-defined,index]

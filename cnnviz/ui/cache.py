@@ -406,7 +406,7 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
     def compute() -> np.ndarray:
         import torch
 
-        from cnnviz.hooks import _tensor_leaves, run_until
+        from cnnviz.hooks import _tensor_leaves, run_until, twin
         from cnnviz.locks import short_passes
         from cnnviz.tensors import on_model_device
 
@@ -416,9 +416,11 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
         x = on_model_device(model.model, model.preprocess(image))
         # The pass stops right after the layer's last call, so nothing writes into that output later: no
         # copy, and no copy-on-write mode around every operator as `capture()` needs for passes that go on.
-        # It goes ahead of other sessions' whole-network passes (first views).
+        # It runs on the model's twin, so it doesn't wait for other sessions' whole-network passes (first
+        # views) on the model itself; short_passes() orders it first where a model has no twin.
         with short_passes(), torch.no_grad():
-            _, output, _ = run_until(model.model, x, model.model.get_submodule(layer), calls)
+            net = twin(model.model)
+            _, output, _ = run_until(net, x, net.get_submodule(layer), calls)
         leaves = _tensor_leaves(output, "")
         t = leaves[0][1] if leaves else None
         if t is None or t.dim() not in (2, 4):

@@ -45,10 +45,13 @@ def cell_trace(
     """`trace_cell` of one (model, image, layer, cell), cached: changing the input channel is free. `calls`:
     how often the layer runs (the feature index knows), so that the pass stops after its last call."""
     from cnnviz.analysis.trace import trace_cell
+    from cnnviz.hooks import twin
     from cnnviz.locks import short_passes
 
-    with short_passes():  # each of its passes stops at the layer: ahead of other sessions' whole passes
-        return trace_cell(loaded.model, loaded.preprocess(image), layer, channel, row, col, calls=calls)
+    # Each of its passes stops at the layer: on the model's twin they don't wait for other sessions' whole
+    # passes on the model (short_passes() puts them first where there is no twin).
+    with short_passes():
+        return trace_cell(twin(loaded.model), loaded.preprocess(image), layer, channel, row, col, calls=calls)
 
 
 def written_sum(tr: CellTrace) -> tuple[str, str]:
