@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -10,7 +11,16 @@ import numpy as np
 from PIL import Image
 from plotly.colors import sample_colorscale, unlabel_rgb
 
-__all__ = ["ChannelGrid", "channel_grid", "channel_images", "colorize", "mark_region", "overlay", "zoom"]
+__all__ = [
+    "ChannelGrid",
+    "channel_grid",
+    "channel_images",
+    "colorize",
+    "encode",
+    "mark_region",
+    "overlay",
+    "zoom",
+]
 
 
 @lru_cache(maxsize=8)
@@ -92,6 +102,23 @@ def overlay(
     base = pil.convert("RGB").resize((heat.shape[1], heat.shape[0]), Image.Resampling.BILINEAR)
     colored = Image.fromarray(colorize(heat, cmap, 0.0, 1.0))
     return Image.blend(base, colored, float(alpha))
+
+
+def encode(picture: Image.Image | np.ndarray) -> bytes:
+    """The file `st.image` would make of `picture` (a PIL image, or (H, W) / (H, W, 3|4) uint8 array): PNG
+    for a mode that may hold transparency (RGBA, LA, P), JPEG at quality 100 otherwise. Given bytes,
+    `st.image` sends them as they are, so a picture that a page shows on every rerun is encoded once."""
+    if isinstance(picture, Image.Image):
+        pil = picture
+    else:
+        arr = np.asarray(picture, dtype=np.uint8)
+        pil = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
+    out = io.BytesIO()
+    if pil.mode in ("RGBA", "LA", "P"):
+        pil.save(out, format="PNG")
+    else:
+        pil.convert("RGB" if pil.mode not in ("RGB", "L") else pil.mode).save(out, format="JPEG", quality=100)
+    return out.getvalue()
 
 
 def mark_region(

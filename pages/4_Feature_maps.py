@@ -3,7 +3,7 @@
 import streamlit as st
 from PIL import Image
 
-from cnnviz import charts, render
+from cnnviz import charts
 from cnnviz.analysis.cam import CAM_METHODS, top_k
 from cnnviz.analysis.features import feature_map_stats, rank_channels
 from cnnviz.models import LoadedModel
@@ -20,14 +20,14 @@ if loaded is None:
 st.caption(model_caption(loaded))
 
 digest = cache.image_key(choice.image)
-with st.spinner(t("fm.running")):
-    fmaps = cache.feature_index(loaded, choice.image)
+fmaps = cache.feature_index(loaded, choice.image, busy=t("fm.running"))
 
 left, right = st.columns([1, 2])
 with left:
     st.subheader(t("fm.input"))
     # The column's width, not a fixed 224 px: in a narrow window a fixed width ran over the layer column.
-    st.image(fmaps.view, caption=t("fm.input_caption", shape=str(fmaps.input_shape)), width="stretch")
+    view = cache.view_picture(loaded, choice.image)
+    st.image(view, caption=t("fm.input_caption", shape=str(fmaps.input_shape)), width="stretch")
     if loaded.spec.in_channels == 1:
         st.caption(t("note.gray"))
     if fmaps.logits is not None:
@@ -65,8 +65,7 @@ def layer_view(loaded: LoadedModel, image: Image.Image) -> None:
         )
     else:
         n_show = st.slider(t("fm.n_channels"), 1, min(c, 256), min(c, 64), key="n_channels")
-        grid = render.channel_grid(fmap, order, max_channels=n_show)
-        st.image(grid.image, caption=t("fm.grid_caption"))
+        st.image(cache.grid_picture(loaded, image, layer, n_show), caption=t("fm.grid_caption"))
 
         channel = remembered(
             st.selectbox,
@@ -115,7 +114,7 @@ if fmaps.logits is not None:
         index=cam_layers.index(default_layer) if default_layer in cam_layers else len(cam_layers) - 1,
         key="cam_layer",
     )
-    ranked = [p.index for p in top_k(fmaps.logits, loaded.categories, k=len(loaded.categories))]
+    ranked = cache.ranked_classes(loaded, choice.image)
     target = cols[1].selectbox(
         t("fm.cam_target"),
         ranked,
@@ -129,6 +128,6 @@ if fmaps.logits is not None:
     st.caption(t(f"cam.about.{method}", n=cache.SCORE_CAM_CHANNELS))
     a, b = st.columns(2)
     caption = t("fm.cam_caption", name=loaded.categories[cam.target], p=cam.probability)
-    a.image(render.overlay(fmaps.view, cam.heatmap, alpha), caption=caption)
+    a.image(cache.cam_picture(loaded, choice.image, cam_layer, int(target), method, alpha), caption=caption)
     raw_title = t("fm.cam_raw", method=t(f"cam.method.{method}"))
     b.plotly_chart(charts.heatmap(cam.raw, title=raw_title), key="fm_cam_raw")

@@ -180,6 +180,7 @@ def test_long_lived_objects_are_frozen_out_of_full_collections() -> None:
     import gc
 
     models.load("lenet5")
+    gc.unfreeze()  # a page test earlier in this process may have started the housekeeper, which froze once
     tracked = len(gc.get_objects())
     try:
         frozen = cache.freeze_long_lived()
@@ -190,3 +191,57 @@ def test_long_lived_objects_are_frozen_out_of_full_collections() -> None:
     finally:
         gc.unfreeze()
     assert len(gc.get_objects()) >= tracked // 2
+
+
+def test_encode_makes_the_file_st_image_would_make() -> None:
+    """`render.encode` (pictures kept encoded in the cache) against Streamlit's own encoder, which `st.image`
+    runs on every rerun when given pixels: the same bytes, in the same format."""
+    import io
+
+    from streamlit.elements.lib import image_utils
+
+    from cnnviz import render
+
+    rng = np.random.default_rng(5)
+    rgb = (rng.random((20, 30, 3)) * 255).astype(np.uint8)
+    rgba = (rng.random((20, 30, 4)) * 255).astype(np.uint8)
+    gray = (rng.random((20, 30)) * 255).astype(np.uint8)
+    for pixels in (rgb, rgba, gray):
+        assert render.encode(pixels) == image_utils._np_array_to_bytes(pixels, "auto")
+    photo = Image.fromarray(rgb)
+    assert render.encode(photo) == image_utils._pil_to_bytes(photo, "JPEG")
+    assert Image.open(io.BytesIO(render.encode(rgba))).format == "PNG"
+    one = Image.open(io.BytesIO(render.encode(gray[..., None])))  # a 1-channel model's view, (H, W, 1)
+    assert one.size == (30, 20) and one.mode == "L"
+
+
+def test_pictures_are_drawn_once_and_show_what_the_page_drew_before() -> None:
+    """The layer switch's grid, the input view and the Grad-CAM overlay are kept encoded, for everyone: the
+    same bytes as drawing and encoding them anew, and a second call draws nothing."""
+    from cnnviz import render
+    from cnnviz.analysis.features import rank_channels
+
+    loaded = models.load("lenet5")
+    rng = np.random.default_rng(13)
+    image = Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8), "L")
+    index = cache.feature_index(loaded, image)
+    fmap = cache.layer_map(loaded, image, "conv2")
+    grid = render.channel_grid(fmap, rank_channels(fmap), max_channels=9)
+    assert cache.grid_picture(loaded, image, "conv2", 9) == render.encode(grid.image)
+    assert cache.grid_picture(loaded, image, "conv2", 16) != cache.grid_picture(loaded, image, "conv2", 9)
+    assert cache.view_picture(loaded, image) == render.encode(index.view)
+    cam = cache.grad_cam(loaded, image, "conv2", 3, "gradcam")
+    overlay = render.overlay(index.view, cam.heatmap, 0.3)
+    assert cache.cam_picture(loaded, image, "conv2", 3, "gradcam", 0.3) == render.encode(overlay)
+
+    drawn: list[int] = []
+    real = render.channel_grid
+    try:
+        render.channel_grid = lambda *a, **k: drawn.append(1) or real(*a, **k)  # type: ignore[assignment]
+        first = cache.grid_picture(loaded, image, "conv1", 4)
+        assert cache.grid_picture(loaded, image, "conv1", 4) is first
+    finally:
+        render.channel_grid = real  # type: ignore[assignment]
+    assert drawn == [1]
+    ranked = cache.ranked_classes(loaded, image)
+    assert list(ranked) == list(np.argsort(-index.logits, kind="stable"))  # type: ignore[arg-type]

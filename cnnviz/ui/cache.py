@@ -359,12 +359,15 @@ class FeatureIndex:
     calls: dict[str, int] = field(repr=False)
 
 
-def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex:
+def feature_index(model: models.LoadedModel, image: Image.Image, busy: str | None = None) -> FeatureIndex:
     """The layers, their shapes, the logits and the model's view of one image: one forward pass that keeps
-    no maps, shared by every session (`FEATURES`)."""
+    no maps, shared by every session (`FEATURES`). `busy`: a spinner's text, shown only while the pass runs
+    (a spinner around a cached result still starts a timer thread on every rerun)."""
     _start_housekeeping()
 
     def compute() -> FeatureIndex:
+        import contextlib
+
         import torch
 
         from cnnviz.hooks import capture
@@ -372,7 +375,8 @@ def feature_index(model: models.LoadedModel, image: Image.Image) -> FeatureIndex
 
         x = model.preprocess(image)
         x = on_model_device(model.model, x)
-        with torch.no_grad(), capture(model.model, store=False) as cap:
+        spinner = st.spinner(busy) if busy else contextlib.nullcontext()
+        with spinner, torch.no_grad(), capture(model.model, store=False) as cap:
             out = forward(model.model, x)
         last: dict[str, tuple[int, ...] | None] = {}
         calls: dict[str, int] = {}
@@ -431,6 +435,61 @@ def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.n
         return arr
 
     return FEATURES.get(("map", model.fingerprint, image_key(image), layer), compute, lambda a: a.nbytes)
+
+
+def view_picture(model: models.LoadedModel, image: Image.Image) -> bytes:
+    """The model's view of `image` (`FeatureIndex.view`) as the file `st.image` sends, encoded once for every
+    session: a rerun (each layer switch) sends the same bytes without encoding them again."""
+    from cnnviz.render import encode
+
+    index = feature_index(model, image)
+    key = ("view picture", model.fingerprint, image_key(image))
+    return FEATURES.get(key, lambda: encode(index.view), len)
+
+
+def grid_picture(model: models.LoadedModel, image: Image.Image, layer: str, max_channels: int) -> bytes:
+    """`render.channel_grid` of one layer's map (its `max_channels` most active channels first), encoded
+    once for every session, kept beside the map in `FEATURES`."""
+    from cnnviz.analysis.features import rank_channels
+    from cnnviz.render import channel_grid, encode
+
+    fmap = layer_map(model, image, layer)
+
+    def make() -> bytes:
+        return encode(channel_grid(fmap, rank_channels(fmap), max_channels=max_channels).image)
+
+    return FEATURES.get(("grid picture", model.fingerprint, image_key(image), layer, max_channels), make, len)
+
+
+def cam_picture(
+    model: models.LoadedModel,
+    image: Image.Image,
+    layer: str,
+    target: int | None,
+    method: str,
+    alpha: float,
+) -> bytes:
+    """`grad_cam`'s heat map over the model's view at opacity `alpha` (`render.overlay`), encoded once for
+    every session."""
+    from cnnviz.render import encode, overlay
+
+    def make() -> bytes:
+        cam = grad_cam(model, image, layer, target, method)
+        return encode(overlay(feature_index(model, image).view, cam.heatmap, alpha))
+
+    key = ("cam picture", model.fingerprint, image_key(image), layer, target, method, float(alpha))
+    return FEATURES.get(key, make, len)
+
+
+@_resource(max_entries=16)
+def ranked_classes(model: models.LoadedModel, image: Image.Image) -> tuple[int, ...]:
+    """Every class of the model, most probable first for `image` (`top_k` over all of them)."""
+    from cnnviz.analysis.cam import top_k
+
+    logits = feature_index(model, image).logits
+    if logits is None:
+        return ()
+    return tuple(p.index for p in top_k(logits, model.categories, k=len(model.categories)))
 
 
 SCORE_CAM_CHANNELS = 64
