@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 HOST ?= 0.0.0.0
 
-.PHONY: run class test lint weights clean
+.PHONY: run class replicas test lint weights clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ CLASS_THREADS ?= $(shell [ $(CORES) -gt 1 ] && echo $$(($(CORES) - 1)) || echo 1
 class: weights
 	MALLOC_ARENA_MAX=2 OMP_NUM_THREADS=$(CLASS_THREADS) \
 	    $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
+
+# A room on several processes: REPLICAS servers (the cores, unless given) behind nginx, each browser kept on
+# one of them by a cookie, so the sessions' Python no longer shares one interpreter lock
+# (deploy/replicas.py; needs nginx; README "Serving a class").
+REPLICAS ?= $(CORES)
+replicas: weights
+	$(BIN)/python deploy/replicas.py --replicas $(REPLICAS) --port $(PORT) --address $(HOST)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .

@@ -54,29 +54,40 @@ from _local import CHROMIUM, FLAGS, ROOT, free_port, serve  # bench/ is the scri
 from PIL import Image
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "deploy"))
+from replicas import start as start_replicas  # deploy/ is not a package
+from replicas import threads_per_replica
+
 MAX_STUDENTS = 32
 LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "features.4.conv.0"]
 TIMEOUT_MS = 240_000
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of `pid` so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: int | list[int]) -> float:
+    """User plus system CPU time of `pids` so far (summed), from /proc/<pid>/stat."""
+    total = 0.0
+    for pid in [pids] if isinstance(pids, int) else pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-def rss_mb(pid: int, field_name: str = "VmRSS") -> float:
-    """Resident memory of `pid` in MB (VmRSS now, or VmHWM: the peak since it started)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1]) / 1024
-    raise ValueError(f"/proc/{pid}/status has no {field_name}")
+def rss_mb(pids: int | list[int], field_name: str = "VmRSS") -> float:
+    """Resident memory of `pids` in MB, summed (VmRSS now, or VmHWM: the peak since it started)."""
+    total = 0.0
+    for pid in [pids] if isinstance(pids, int) else pids:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        found = [int(line.split()[1]) for line in lines if line.startswith(field_name + ":")]
+        if not found:
+            raise ValueError(f"/proc/{pid}/status has no {field_name}")
+        total += found[0] / 1024
+    return total
 
 
 class Sampler:
-    """Samples a process's VmRSS every `every` seconds in a thread; `peak` since the last `reset()`."""
+    """Samples the summed VmRSS of processes every `every` seconds in a thread; `peak` since `reset()`."""
 
-    def __init__(self, pid: int, every: float = 0.2) -> None:
+    def __init__(self, pid: int | list[int], every: float = 0.2) -> None:
         self.pid, self.every, self.peak = pid, every, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -275,12 +286,20 @@ def browser_policies() -> Counter[str]:
 
 
 def measure(
-    sizes: list[int], think: float, after: float, env: dict[str, str], idle: bool, keep: Path | None = None
+    sizes: list[int],
+    think: float,
+    after: float,
+    env: dict[str, str],
+    idle: bool,
+    keep: Path | None = None,
+    replicas: int = 1,
 ) -> list[tuple]:
     """Serves the app, warms it with one student, then runs one class per size in `sizes`.
 
     With `idle`, the browsers run under SCHED_IDLE (the server under the bench's own policy): in a room they
     run on the students' laptops, so here they get the cores only when the server leaves them free.
+    With `replicas` > 1, that many servers behind nginx (`deploy/replicas.py`); memory and CPU are their sums,
+    and the warm-up student visits each replica once.
 
     Returns one row per class: (students, [Student], server timing rows, MB before, peak, after, seconds,
     the server's CPU seconds during the class, the browsers' threads per scheduling policy at its end).
@@ -291,25 +310,36 @@ def measure(
         log = tmp / "timing.jsonl"
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = serve(port, {**env, "CNNVIZ_TIMING_LOG": str(log)})
+        server_env = {**env, "CNNVIZ_TIMING_LOG": str(log)}
+        group = None
+        if replicas > 1:
+            group = start_replicas(replicas, port, [free_port() for _ in range(replicas)], env=server_env)
+            pids = group.pids
+        else:
+            server = serve(port, server_env)
+            pids = [server.pid]
         if idle:  # this process and the browsers it starts from now on; the server keeps its policy
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-        sampler = Sampler(server.pid)
+        sampler = Sampler(pids)
         rows = []
         try:
-            # Warm up: the model, the sample image and every import, by one student who then leaves.
-            asyncio.run(run_class(url, 1, 0.2, tmp))
+            # Warm up: the model, the sample image and every import, by one student who then leaves (on
+            # replicas, students until every replica has had one: each has its own models and caches).
+            for _ in range(1 if replicas == 1 else 4 * replicas):
+                asyncio.run(run_class(url, 1, 0.2, tmp))
+                if replicas > 1 and len({r["pid"] for r in _log_since(log, 0, "layer")}) == replicas:
+                    break
             time.sleep(10)
             for n in sizes:
-                before = rss_mb(server.pid)
+                before = rss_mb(pids)
                 sampler.reset()
                 since = time.time()
-                t0, cpu0 = time.monotonic(), cpu_seconds(server.pid)
+                t0, cpu0 = time.monotonic(), cpu_seconds(pids)
                 students, policies = asyncio.run(run_class(url, n, think, tmp))
-                took, cpu = time.monotonic() - t0, cpu_seconds(server.pid) - cpu0
-                peak = max(sampler.peak, rss_mb(server.pid))
+                took, cpu = time.monotonic() - t0, cpu_seconds(pids) - cpu0
+                peak = max(sampler.peak, rss_mb(pids))
                 time.sleep(after)
-                mb_after = rss_mb(server.pid)
+                mb_after = rss_mb(pids)
                 own = _log_since(log, since, "layer")
                 rows.append((n, students, own, before, peak, mb_after, took, cpu, policies))
                 print(f"done: {n} students in {took:.0f} s", file=sys.stderr, flush=True)
@@ -317,11 +347,14 @@ def measure(
             if keep is not None and log.exists():
                 keep.write_bytes(log.read_bytes())
             sampler.stop()
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            if group is not None:
+                group.stop()
+            else:
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
 
     return rows
 
@@ -334,6 +367,9 @@ def main() -> None:
     ap.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server's environment")
     ap.add_argument("--log", type=Path, help="also copy the server's timing lines (JSON, one per run) here")
     ap.add_argument(
+        "--replicas", type=int, default=1, help="servers behind nginx, sticky sessions (deploy/replicas.py)"
+    )
+    ap.add_argument(
         "--browsers",
         choices=["idle", "equal"],
         default="idle",
@@ -345,18 +381,23 @@ def main() -> None:
         raise SystemExit(f"--students takes 1..{MAX_STUDENTS} per class, got {args.students!r}")
     if not Path(CHROMIUM).exists():
         raise SystemExit("Debian's chromium is not installed")
-    # As `make class` serves a room: torch's passes on one core fewer than the machine has.
+    if args.replicas < 1:
+        raise SystemExit("--replicas must be at least 1")
+    # As `make class` serves a room: torch's passes on one core fewer than the machine has (split between
+    # replicas as deploy/replicas.py splits them).
     env = {
-        "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) - 1)),
+        "OMP_NUM_THREADS": str(threads_per_replica(args.replicas)),
         **dict(e.split("=", 1) for e in args.env),
     }
-    rows = measure(sizes, args.think, args.after, env, args.browsers == "idle", args.log)
+    rows = measure(sizes, args.think, args.after, env, args.browsers == "idle", args.log, args.replicas)
     print(
         f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless "
         f"({'SCHED_IDLE' if args.browsers == 'idle' else 'as equals of the server'}), think {args.think} s, "
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     print("memory 'before' of the first class is the warm baseline (after one student came and left)")
+    if args.replicas > 1:
+        print(f"{args.replicas} replicas behind nginx (deploy/replicas.py); memory and CPU are their sums")
     if env:
         print("server environment: " + " ".join(f"{k}={v}" for k, v in env.items()))
     print()

@@ -1,23 +1,34 @@
 """`make class`, the command that serves a room: torch's passes get one core fewer than the machine has
-(the sessions' Python runs on one core at a time); `make run` keeps torch's default (README "Serving a
-class")."""
+(the sessions' Python runs on one core at a time); `make run` keeps torch's default; `make replicas` puts
+several servers behind nginx, each browser kept on one of them (README "Serving a class")."""
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import socket
 import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+sys.path.insert(0, str(ROOT / "deploy"))
+import replicas  # noqa: E402 - deploy/ is a folder of scripts, not a package
+
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
 
 
 def _dry_run(*args: str) -> str:
     return subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
+@needs_make
 @pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 2), (16, 15)])
 def test_a_class_server_leaves_one_core_to_python(cores: int, threads: int) -> None:
     out = _dry_run("class", f"CORES={cores}")
@@ -25,6 +36,98 @@ def test_a_class_server_leaves_one_core_to_python(cores: int, threads: int) -> N
     assert "streamlit run app.py" in out and "--server.address 0.0.0.0" in out
 
 
+@needs_make
 def test_the_lecturers_own_server_keeps_every_core() -> None:
     out = _dry_run("run")
     assert "streamlit run app.py" in out and "OMP_NUM_THREADS" not in out
+
+
+# --- several replicas behind nginx (deploy/replicas.py) ---------------------------------------------------
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+needs_nginx = pytest.mark.skipif(NGINX is None, reason="needs nginx (Debian: nginx-light)")
+
+
+@needs_make
+def test_make_replicas_starts_the_proxy_script_on_the_class_address() -> None:
+    out = _dry_run("replicas", "REPLICAS=3")
+    assert "deploy/replicas.py --replicas 3 --port 8501 --address 0.0.0.0" in out
+
+
+@pytest.mark.parametrize(("n", "cores", "threads"), [(1, 2, 1), (2, 2, 1), (2, 16, 7), (4, 16, 3), (8, 4, 1)])
+def test_replicas_split_the_cores_one_server_would_use(n: int, cores: int, threads: int) -> None:
+    assert replicas.threads_per_replica(n, cores) == threads
+
+
+def test_the_proxy_keeps_a_browser_on_one_replica_and_carries_websockets(tmp_path: Path) -> None:
+    conf = replicas.nginx_config("0.0.0.0", 8501, [8601, 8602, 8603], tmp_path)
+    assert "listen 0.0.0.0:8501;" in conf
+    assert all(f"server 127.0.0.1:{p};" in conf for p in (8601, 8602, 8603))
+    assert "hash $cnnviz_affinity consistent;" in conf  # a cookie, not ip_hash: one NAT address per room
+    assert f"$cookie_{replicas.COOKIE}" in conf and f'Set-Cookie "{replicas.COOKIE}=' in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
+    upload = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    assert f"client_max_body_size {upload}m;" in conf  # a checkpoint the app takes also passes the proxy
+    with pytest.raises(ValueError):
+        replicas.nginx_config("0.0.0.0", 8501, [], tmp_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Named(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = str(self.server.server_address[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@needs_nginx
+def test_nginx_sends_each_cookie_to_one_replica_and_new_browsers_to_all(tmp_path: Path) -> None:
+    """Real nginx with `nginx_config`, in front of two stand-in backends that answer with their port."""
+    backends = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Named) for _ in range(2)]
+    for b in backends:
+        threading.Thread(target=b.serve_forever, daemon=True).start()
+    ports = [b.server_address[1] for b in backends]
+    port = _free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(replicas.nginx_config("127.0.0.1", port, ports, tmp_path))
+    nginx = [NGINX, "-c", str(conf), "-p", str(tmp_path)]
+    check = subprocess.run([*nginx, "-t"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proxy = subprocess.Popen(nginx, stderr=subprocess.DEVNULL)
+    try:
+
+        def get(cookie: str | None = None) -> tuple[int, str | None]:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/")
+            if cookie:
+                req.add_header("Cookie", f"{replicas.COOKIE}={cookie}")
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return int(r.read()), r.headers.get("Set-Cookie")
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                first, set_cookie = get()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert set_cookie is not None and set_cookie.startswith(f"{replicas.COOKIE}=")
+        value = set_cookie.split(";")[0].split("=", 1)[1]
+        assert {get(value)[0] for _ in range(10)} == {first}  # the first page and every later request
+        assert {get(f"browser{i}")[0] for i in range(24)} == set(ports)  # a room spreads over both
+    finally:
+        proxy.terminate()
+        proxy.wait(timeout=10)
+        for b in backends:
+            b.shutdown()

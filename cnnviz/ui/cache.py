@@ -103,6 +103,7 @@ def _log_timing(what: str, wall: float, **seconds: float) -> None:
     ctx = get_script_run_ctx()
     row: dict[str, Any] = {"what": what, "wall": wall, **seconds, "t": time.time()}
     row["session"] = ctx.session_id if ctx is not None else None
+    row["pid"] = os.getpid()  # which server, when several share the log (bench/class.py --replicas)
     row.update(memory())
     with _TIMING_WRITE, open(str(_TIMING_LOG), "a") as log:
         log.write(json.dumps(row) + "\n")

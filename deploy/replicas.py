@@ -1,0 +1,228 @@
+"""Several cnnviz servers on one machine behind nginx, each student kept on one of them (session affinity).
+
+All sessions of one Streamlit process share one interpreter lock, so in a full room a layer switch waits
+for the other sessions' Python and for the server's own event loop (`bench/class.py --replicas` measures
+it). Replicas split the room over processes. nginx balances them; this script only writes its configuration
+and starts and stops the processes:
+
+    python deploy/replicas.py --replicas 2 --port 8501      # students open http://THIS-MACHINE:8501
+
+Affinity is a cookie: nginx gives a browser without one a random value, and the same value always hashes to
+the same replica (`hash ... consistent`), so the page, its websocket, its uploads and its pictures all reach
+the process that holds the session. A room behind one NAT address would all land on one replica with
+`ip_hash`, which is why it is not used. Needs nginx (Debian: `apt-get install nginx-light`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Replicas", "nginx_config", "start", "threads_per_replica"]
+
+ROOT = Path(__file__).resolve().parent.parent
+COOKIE = "cnnviz_replica"
+MAX_UPLOAD_MB = 200  # as server.maxUploadSize in .streamlit/config.toml
+
+
+def threads_per_replica(replicas: int, cores: int | None = None) -> int:
+    """torch threads for each replica's passes: the cores one server would get (all but one, for the
+    sessions' Python) split between the replicas, at least 1."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, (cores - 1) // replicas)
+
+
+def nginx_config(listen: str, port: int, backends: list[int], workdir: Path) -> str:
+    """An nginx configuration that serves on `listen:port` and sends each browser to one of `backends`
+    (loopback ports), always the same one. Its temporary files and pid file live in `workdir`, so it runs
+    without root and beside a system nginx."""
+    if not backends:
+        raise ValueError("nginx needs at least one backend port")
+    servers = "\n".join(f"        server 127.0.0.1:{p};" for p in backends)
+    w = workdir
+    return f"""daemon off;
+worker_processes 1;
+pid {w}/nginx.pid;
+error_log stderr warn;
+events {{
+    worker_connections 1024;
+}}
+http {{
+    access_log off;
+    client_body_temp_path {w}/body;
+    proxy_temp_path {w}/proxy;
+    fastcgi_temp_path {w}/fastcgi;
+    uwsgi_temp_path {w}/uwsgi;
+    scgi_temp_path {w}/scgi;
+    client_max_body_size {MAX_UPLOAD_MB}m;
+    map $cookie_{COOKIE} $cnnviz_affinity {{
+        "" $request_id;
+        default $cookie_{COOKIE};
+    }}
+    map $http_upgrade $connection_upgrade {{
+        default upgrade;
+        "" close;
+    }}
+    upstream cnnviz {{
+        hash $cnnviz_affinity consistent;
+{servers}
+    }}
+    server {{
+        listen {listen}:{port};
+        location / {{
+            proxy_pass http://cnnviz;
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            proxy_read_timeout 1d;
+            add_header Set-Cookie "{COOKIE}=$cnnviz_affinity; Path=/; HttpOnly; SameSite=Lax" always;
+            add_header X-Cnnviz-Replica $upstream_addr always;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Replicas:
+    """Running replicas and their nginx; `stop()` ends them all."""
+
+    servers: list[subprocess.Popen[bytes]]
+    nginx: subprocess.Popen[bytes]
+    ports: list[int]
+    workdir: Path
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def pids(self) -> list[int]:
+        """The Streamlit processes (not nginx)."""
+        return [s.pid for s in self.servers]
+
+    def stop(self) -> None:
+        for proc in [self.nginx, *self.servers]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [self.nginx, *self.servers]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+
+def _healthy(url: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def start(
+    replicas: int,
+    port: int,
+    backend_ports: list[int],
+    listen: str = "127.0.0.1",
+    env: dict[str, str] | None = None,
+    script: str = "app.py",
+    flags: list[str] | None = None,
+    timeout: float = 120,
+    quiet: bool = True,
+) -> Replicas:
+    """Starts `replicas` `streamlit run` processes on loopback `backend_ports` and nginx on `listen:port`,
+    once every replica answers its health check.
+
+    Raises:
+        SystemExit: nginx is not installed, or a replica or nginx did not come up within `timeout` s.
+    """
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        raise SystemExit("nginx is not installed (Debian: apt-get install nginx-light)")
+    if len(backend_ports) != replicas:
+        raise ValueError(f"{replicas} replicas need {replicas} backend ports, got {backend_ports}")
+    out = subprocess.DEVNULL if quiet else None
+    threads = str(threads_per_replica(replicas))
+    base_env = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": threads, **(env or {})}
+    servers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                script,
+                "--server.port",
+                str(p),
+                "--server.address",
+                "127.0.0.1",
+                *(flags or []),
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
+            env=base_env,
+        )
+        for p in backend_ports
+    ]
+    tmp = tempfile.TemporaryDirectory(prefix="cnnviz-nginx-")
+    workdir = Path(tmp.name)
+    conf = workdir / "nginx.conf"
+    conf.write_text(nginx_config(listen, port, backend_ports, workdir))
+    proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(workdir)], stdout=out, stderr=out)
+    running = Replicas(servers, proxy, list(backend_ports), workdir, tmp)
+    for p in backend_ports:
+        if not _healthy(f"http://127.0.0.1:{p}/_stcore/health", timeout):
+            running.stop()
+            raise SystemExit(f"the replica on port {p} did not start within {timeout:.0f} s")
+    host = "127.0.0.1" if listen in ("0.0.0.0", "") else listen
+    if not _healthy(f"http://{host}:{port}/_stcore/health", 10):
+        running.stop()
+        raise SystemExit(f"nginx did not answer on {listen}:{port}")
+    return running
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--replicas", type=int, default=os.cpu_count() or 1, help="Streamlit processes")
+    ap.add_argument("--port", type=int, default=8501, help="the port students open")
+    ap.add_argument("--address", default="0.0.0.0", help="the address nginx listens on")
+    ap.add_argument("--first-backend-port", type=int, default=8601, help="replicas use this port and up")
+    args = ap.parse_args()
+    if args.replicas < 1:
+        raise SystemExit("--replicas must be at least 1")
+    ports = list(range(args.first_backend_port, args.first_backend_port + args.replicas))
+    running = start(args.replicas, args.port, ports, listen=args.address, quiet=False)
+    print(
+        f"cnnviz: {args.replicas} replicas on ports {ports[0]}-{ports[-1]}, "
+        f"{threads_per_replica(args.replicas)} torch thread(s) each, "
+        f"behind nginx on {args.address}:{args.port}",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    try:
+        while all(p.poll() is None for p in [running.nginx, *running.servers]):
+            time.sleep(1)
+        print("cnnviz: a replica or nginx stopped; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+
+
+if __name__ == "__main__":
+    main()
