@@ -751,8 +751,8 @@ _TWINS_GUARD = threading.Lock()
 
 
 def twin(model: nn.Module) -> nn.Module:
-    """A second module tree of `model` that shares every parameter and buffer with it (no weight is copied),
-    built once per model; `model` itself when it can't be copied.
+    """A second module tree of `model` that shares every parameter, buffer and tensor attribute with it (no
+    weight is copied), built once per model; `model` itself when it can't be copied.
 
     Hooks belong to module objects, so a pass on the twin neither sees nor triggers the hooks of a pass on
     `model`, and it takes the twin's own lock (`model_lock(twin(model))`): a short pass that stops at one
@@ -776,6 +776,8 @@ def twin(model: nn.Module) -> nn.Module:
         if found is not None:
             return found
         shared = {id(t): t for t in itertools.chain(model.parameters(), model.buffers())}
+        # Tensors kept as plain attributes (anchors, lookup tables) are shared too, not copied.
+        shared.update((id(v), v) for m in model.modules() for v in vars(m).values() if isinstance(v, Tensor))
         try:
             made = copy.deepcopy(model, memo=shared)
         except Exception:  # any attribute may refuse a copy (a lock, an open file); the model still works

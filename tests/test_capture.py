@@ -689,3 +689,20 @@ def test_a_model_that_refuses_a_copy_is_its_own_twin() -> None:
     del model
     gc.collect()
     assert gone() is None  # the registry keeps no model alive
+
+
+def test_a_twin_shares_tensors_kept_as_plain_attributes() -> None:
+    from cnnviz.hooks import twin
+
+    class Table(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = torch.arange(6.0)  # neither a parameter nor a buffer
+
+        def forward(self, x: Tensor) -> Tensor:
+            return x + self.table
+
+    model = nn.Sequential(Table())
+    other = twin(model)
+    assert other is not model and other[0] is not model[0]
+    assert other[0].table is model[0].table
