@@ -40,7 +40,6 @@ import io
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -56,7 +55,7 @@ from PIL import Image
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "deploy"))
 from replicas import start as start_replicas  # deploy/ is not a package
-from replicas import threads_per_replica
+from replicas import stop_processes, threads_per_replica
 
 MAX_STUDENTS = 32
 LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "features.4.conv.0"]
@@ -350,11 +349,7 @@ def measure(
             if group is not None:
                 group.stop()
             else:
-                server.terminate()
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+                stop_processes([server])
 
     return rows
 

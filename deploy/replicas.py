@@ -27,7 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Replicas", "nginx_config", "start", "threads_per_replica"]
+__all__ = ["Replicas", "nginx_config", "start", "stop_processes", "threads_per_replica"]
 
 ROOT = Path(__file__).resolve().parent.parent
 COOKIE = "cnnviz_replica"
@@ -110,16 +110,22 @@ class Replicas:
         return [s.pid for s in self.servers]
 
     def stop(self) -> None:
-        for proc in [self.nginx, *self.servers]:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in [self.nginx, *self.servers]:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes([self.nginx, *self.servers])
         if self._tmp is not None:
             self._tmp.cleanup()
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+    """Asks every process to end (SIGTERM), then kills those still running `timeout` s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _healthy(url: str, timeout: float) -> bool:
