@@ -38,10 +38,10 @@ class: weights
 	MALLOC_ARENA_MAX=2 OMP_NUM_THREADS=$(CLASS_THREADS) \
 	    $(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(HOST)
 
-# A room on several processes: REPLICAS servers (the cores, unless given) behind nginx, each browser kept on
-# one of them by a cookie, so the sessions' Python no longer shares one interpreter lock
-# (deploy/replicas.py; needs nginx; README "Serving a class").
-REPLICAS ?= $(CORES)
+# A room on several processes: REPLICAS servers (2, as measured, unless given) behind nginx, each browser kept
+# on one of them by a cookie, so the sessions' Python no longer shares one interpreter lock; each replica
+# holds its own models and caches, about 0.9 GB (deploy/replicas.py; needs nginx; README "Serving a class").
+REPLICAS ?= 2
 replicas: weights
 	$(BIN)/python deploy/replicas.py --replicas $(REPLICAS) --port $(PORT) --address $(HOST)
 

@@ -323,11 +323,9 @@ def measure(
         rows = []
         try:
             # Warm up: the model, the sample image and every import, by one student who then leaves (on
-            # replicas, students until every replica has had one: each has its own models and caches).
-            for _ in range(1 if replicas == 1 else 4 * replicas):
-                asyncio.run(run_class(url, 1, 0.2, tmp))
-                if replicas > 1 and len({r["pid"] for r in _log_since(log, 0, "layer")}) == replicas:
-                    break
+            # replicas, one student on each, straight to its port: each has its own models and caches).
+            for warm_url in [url] if group is None else [f"http://127.0.0.1:{p}" for p in group.ports]:
+                asyncio.run(run_class(warm_url, 1, 0.2, tmp))
             time.sleep(10)
             for n in sizes:
                 before = rss_mb(pids)

@@ -758,7 +758,8 @@ def twin(model: nn.Module) -> nn.Module:
     `model`, and it takes the twin's own lock (`model_lock(twin(model))`): a short pass that stops at one
     layer (a layer switch, a traced cell) does not wait for a whole-network pass that another session runs on
     `model`, and on a machine with a free core both run at once. Only for passes that write into no parameter
-    or buffer (inference in eval mode; a train-mode BatchNorm updates its running statistics in place).
+    or buffer: a model with any module in train mode (whose BatchNorm would update its running statistics
+    in place) gets `model` itself, so such passes stay under one lock.
 
     The copy is made holding `model`'s lock, so the temporary hooks of a pass in progress are not copied with
     it. A model with an attribute that refuses to be deep-copied gets no twin.
@@ -768,6 +769,8 @@ def twin(model: nn.Module) -> nn.Module:
         with _TWINS_GUARD:
             return model if model in _NO_TWIN else _TWINS.get(model)
 
+    if any(m.training for m in model.modules()):
+        return model  # a pass may write into shared state (BatchNorm statistics): keep it under one lock
     found = known()
     if found is not None:
         return found

@@ -8,9 +8,10 @@ and starts and stops the processes:
     python deploy/replicas.py --replicas 2 --port 8501      # students open http://THIS-MACHINE:8501
 
 Affinity is a cookie: nginx gives a browser without one a random value, and the same value always hashes to
-the same replica (`hash ... consistent`), so the page, its websocket, its uploads and its pictures all reach
-the process that holds the session. A room behind one NAT address would all land on one replica with
-`ip_hash`, which is why it is not used. Needs nginx (Debian: `apt-get install nginx-light`).
+the same replica (`hash ... consistent`), so the page's websocket, its uploads and its pictures all reach
+the process that holds the session. A browser that refuses cookies is kept on one replica by its address
+and user agent. A room behind one NAT address would all land on one replica with `ip_hash`, which is why it
+is not used. Needs nginx (Debian: `apt-get install nginx-light`).
 """
 
 from __future__ import annotations
@@ -64,9 +65,16 @@ http {{
     uwsgi_temp_path {w}/uwsgi;
     scgi_temp_path {w}/scgi;
     client_max_body_size {MAX_UPLOAD_MB}m;
+    # The replica is picked by the cookie; a request without one (a browser's first, or a browser that
+    # refuses cookies) by its address and user agent, which stay the same for that browser. Only the
+    # first page load of a browser that takes cookies may go elsewhere, and it holds no session yet.
     map $cookie_{COOKIE} $cnnviz_affinity {{
-        "" $request_id;
+        "" "$remote_addr $http_user_agent";
         default $cookie_{COOKIE};
+    }}
+    map $cookie_{COOKIE} $cnnviz_new_cookie {{
+        "" "{COOKIE}=$request_id; Path=/; HttpOnly; SameSite=Lax";
+        default "";
     }}
     map $http_upgrade $connection_upgrade {{
         default upgrade;
@@ -81,12 +89,13 @@ http {{
         location / {{
             proxy_pass http://cnnviz;
             proxy_http_version 1.1;
-            proxy_set_header Host $host;
+            # With its port: Streamlit checks a websocket's Origin against the Host it is given.
+            proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_read_timeout 1d;
-            add_header Set-Cookie "{COOKIE}=$cnnviz_affinity; Path=/; HttpOnly; SameSite=Lax" always;
+            add_header Set-Cookie $cnnviz_new_cookie always;
             add_header X-Cnnviz-Replica $upstream_addr always;
         }}
     }}
@@ -128,9 +137,12 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 20) ->
             proc.wait()
 
 
-def _healthy(url: str, timeout: float) -> bool:
+def _healthy(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
+    """Whether `url` answers within `timeout` s; False at once if `proc` (the server behind it) has ended."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return True
@@ -151,7 +163,8 @@ def start(
     quiet: bool = True,
 ) -> Replicas:
     """Starts `replicas` `streamlit run` processes on loopback `backend_ports` and nginx on `listen:port`,
-    once every replica answers its health check.
+    once every replica answers its health check. Whatever fails or interrupts the start (an exception,
+    Ctrl-C), the processes started so far are stopped.
 
     Raises:
         SystemExit: nginx is not installed, or a replica or nginx did not come up within `timeout` s.
@@ -164,47 +177,49 @@ def start(
     out = subprocess.DEVNULL if quiet else None
     threads = str(threads_per_replica(replicas))
     base_env = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": threads, **(env or {})}
-    servers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                script,
-                "--server.port",
-                str(p),
-                "--server.address",
-                "127.0.0.1",
-                *(flags or []),
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=out,
-            env=base_env,
-        )
-        for p in backend_ports
-    ]
     tmp = tempfile.TemporaryDirectory(prefix="cnnviz-nginx-")
     workdir = Path(tmp.name)
-    conf = workdir / "nginx.conf"
-    conf.write_text(nginx_config(listen, port, backend_ports, workdir))
-    proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(workdir)], stdout=out, stderr=out)
-    running = Replicas(servers, proxy, list(backend_ports), workdir, tmp)
-    for p in backend_ports:
-        if not _healthy(f"http://127.0.0.1:{p}/_stcore/health", timeout):
-            running.stop()
-            raise SystemExit(f"the replica on port {p} did not start within {timeout:.0f} s")
-    host = "127.0.0.1" if listen in ("0.0.0.0", "") else listen
-    if not _healthy(f"http://{host}:{port}/_stcore/health", 10):
-        running.stop()
-        raise SystemExit(f"nginx did not answer on {listen}:{port}")
-    return running
+    servers: list[subprocess.Popen[bytes]] = []
+    proxy: subprocess.Popen[bytes] | None = None
+    try:
+        for p in backend_ports:
+            cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(p)]
+            cmd += ["--server.address", "127.0.0.1", *(flags or [])]
+            # Own sessions: a terminal's Ctrl-C or hang-up reaches this script, which stops them in order.
+            servers.append(
+                subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out, env=base_env, start_new_session=True)
+            )
+        conf = workdir / "nginx.conf"
+        conf.write_text(nginx_config(listen, port, backend_ports, workdir))
+        proxy = subprocess.Popen(
+            [nginx, "-c", str(conf), "-p", str(workdir)], stdout=out, stderr=out, start_new_session=True
+        )
+        for p, server in zip(backend_ports, servers, strict=True):
+            if not _healthy(f"http://127.0.0.1:{p}/_stcore/health", timeout, server):
+                raise SystemExit(f"the replica on port {p} did not start within {timeout:.0f} s")
+        host = "127.0.0.1" if listen in ("0.0.0.0", "") else listen
+        if not _healthy(f"http://{host}:{port}/_stcore/health", 10, proxy):
+            raise SystemExit(f"nginx did not answer on {listen}:{port}")
+    except BaseException:
+        stop_processes([*([proxy] if proxy is not None else []), *servers])
+        tmp.cleanup()
+        raise
+    return Replicas(servers, proxy, list(backend_ports), workdir, tmp)
+
+
+def _stop_on(*signals: signal.Signals) -> None:
+    """Turns these signals into KeyboardInterrupt, so that the `finally` that stops everything runs."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    for sig in signals:
+        signal.signal(sig, interrupt)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--replicas", type=int, default=os.cpu_count() or 1, help="Streamlit processes")
+    ap.add_argument("--replicas", type=int, default=2, help="Streamlit processes (2 was measured)")
     ap.add_argument("--port", type=int, default=8501, help="the port students open")
     ap.add_argument("--address", default="0.0.0.0", help="the address nginx listens on")
     ap.add_argument("--first-backend-port", type=int, default=8601, help="replicas use this port and up")
@@ -212,22 +227,26 @@ def main() -> None:
     if args.replicas < 1:
         raise SystemExit("--replicas must be at least 1")
     ports = list(range(args.first_backend_port, args.first_backend_port + args.replicas))
-    running = start(args.replicas, args.port, ports, listen=args.address, quiet=False)
-    print(
-        f"cnnviz: {args.replicas} replicas on ports {ports[0]}-{ports[-1]}, "
-        f"{threads_per_replica(args.replicas)} torch thread(s) each, "
-        f"behind nginx on {args.address}:{args.port}",
-        flush=True,
-    )
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    _stop_on(signal.SIGTERM, signal.SIGHUP)  # before anything starts: a stop while starting stops it all
+    running = None
     try:
+        running = start(args.replicas, args.port, ports, listen=args.address, quiet=False)
+        print(
+            f"cnnviz: {args.replicas} replicas on ports {ports[0]}-{ports[-1]}, "
+            f"{threads_per_replica(args.replicas)} torch thread(s) each, "
+            f"behind nginx on {args.address}:{args.port}",
+            flush=True,
+        )
         while all(p.poll() is None for p in [running.nginx, *running.servers]):
             time.sleep(1)
         print("cnnviz: a replica or nginx stopped; stopping the rest", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     finally:
-        running.stop()
+        if running is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second stop must not cut the clean-up short
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            running.stop()
 
 
 if __name__ == "__main__":

@@ -683,7 +683,7 @@ def test_a_model_that_refuses_a_copy_is_its_own_twin() -> None:
         def forward(self, x: Tensor) -> Tensor:
             return self.conv(x)
 
-    model = Held()
+    model = Held().eval()  # in eval mode: a train-mode model gets no twin anyway
     assert twin(model) is model and twin(model) is model
     gone = weakref.ref(model)
     del model
@@ -702,7 +702,19 @@ def test_a_twin_shares_tensors_kept_as_plain_attributes() -> None:
         def forward(self, x: Tensor) -> Tensor:
             return x + self.table
 
-    model = nn.Sequential(Table())
+    model = nn.Sequential(Table()).eval()
     other = twin(model)
     assert other is not model and other[0] is not model[0]
     assert other[0].table is model[0].table
+
+
+def test_a_model_in_train_mode_gets_no_twin() -> None:
+    """A train-mode BatchNorm writes its running statistics in place: passes on it stay under one lock."""
+    from cnnviz.hooks import twin
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
+    assert twin(model) is model
+    model.eval()
+    assert twin(model) is not model
+    model[1].train()
+    assert twin(model) is model

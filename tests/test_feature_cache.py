@@ -245,3 +245,28 @@ def test_pictures_are_drawn_once_and_show_what_the_page_drew_before() -> None:
     assert drawn == [1]
     ranked = cache.ranked_classes(loaded, image)
     assert list(ranked) == list(np.argsort(-index.logits, kind="stable"))  # type: ignore[arg-type]
+
+
+def test_the_index_spinner_shows_only_for_a_pass_and_closes_after_the_index_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A spinner is a timer thread on every run, so none around a cached index. And Streamlit may raise a
+    rerun as a spinner closes: by then the index must be kept, or each waiting session runs the pass again."""
+    import contextlib
+
+    loaded = models.load("lenet5")
+    rng = np.random.default_rng(14)
+    image = Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8), "L")
+    key = ("index", loaded.fingerprint, cache.image_key(image))
+    closed_with: list[bool] = []
+
+    @contextlib.contextmanager
+    def spinner(text: str):  # type: ignore[no-untyped-def]
+        yield
+        closed_with.append(key in cache.FEATURES)
+
+    monkeypatch.setattr(cache.st, "spinner", spinner)
+    first = cache.feature_index(loaded, image, busy="working")
+    assert closed_with == [True]
+    assert cache.feature_index(loaded, image, busy="working") is first
+    assert closed_with == [True]  # cached: no second spinner

@@ -59,12 +59,13 @@ def test_replicas_split_the_cores_one_server_would_use(n: int, cores: int, threa
     assert replicas.threads_per_replica(n, cores) == threads
 
 
-def test_the_proxy_keeps_a_browser_on_one_replica_and_carries_websockets(tmp_path: Path) -> None:
+def test_the_proxy_keeps_a_browser_on_one_replica_and_passes_websockets_on(tmp_path: Path) -> None:
     conf = replicas.nginx_config("0.0.0.0", 8501, [8601, 8602, 8603], tmp_path)
     assert "listen 0.0.0.0:8501;" in conf
     assert all(f"server 127.0.0.1:{p};" in conf for p in (8601, 8602, 8603))
     assert "hash $cnnviz_affinity consistent;" in conf  # a cookie, not ip_hash: one NAT address per room
-    assert f"$cookie_{replicas.COOKIE}" in conf and f'Set-Cookie "{replicas.COOKIE}=' in conf
+    assert f"$cookie_{replicas.COOKIE}" in conf and f'"{replicas.COOKIE}=$request_id; Path=/' in conf
+    assert "proxy_set_header Host $http_host;" in conf
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     upload = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     assert f"client_max_body_size {upload}m;" in conf  # a checkpoint the app takes also passes the proxy
@@ -79,8 +80,10 @@ def _free_port() -> int:
 
 
 class _Named(http.server.BaseHTTPRequestHandler):
+    """A stand-in replica: answers with its port and the Host header it was sent."""
+
     def do_GET(self) -> None:
-        body = str(self.server.server_address[1]).encode()
+        body = f"{self.server.server_address[1]} {self.headers.get('Host')}".encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -91,8 +94,8 @@ class _Named(http.server.BaseHTTPRequestHandler):
 
 
 @needs_nginx
-def test_nginx_sends_each_cookie_to_one_replica_and_new_browsers_to_all(tmp_path: Path) -> None:
-    """Real nginx with `nginx_config`, in front of two stand-in backends that answer with their port."""
+def test_nginx_sends_each_browser_to_one_replica_and_new_browsers_to_all(tmp_path: Path) -> None:
+    """Real nginx with `nginx_config`, in front of two stand-in backends."""
     backends = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Named) for _ in range(2)]
     for b in backends:
         threading.Thread(target=b.serve_forever, daemon=True).start()
@@ -106,28 +109,63 @@ def test_nginx_sends_each_cookie_to_one_replica_and_new_browsers_to_all(tmp_path
     proxy = subprocess.Popen(nginx, stderr=subprocess.DEVNULL)
     try:
 
-        def get(cookie: str | None = None) -> tuple[int, str | None]:
-            req = urllib.request.Request(f"http://127.0.0.1:{port}/")
+        def get(cookie: str | None = None, agent: str = "test") -> tuple[int, str, str | None]:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"User-Agent": agent})
+            req.add_header("Host", f"lab.example:{port}")  # a hostname, as students type it
             if cookie:
                 req.add_header("Cookie", f"{replicas.COOKIE}={cookie}")
             with urllib.request.urlopen(req, timeout=5) as r:
-                return int(r.read()), r.headers.get("Set-Cookie")
+                backend, host = r.read().decode().split(" ", 1)
+                return int(backend), host, r.headers.get("Set-Cookie")
 
         deadline = time.monotonic() + 10
         while True:
             try:
-                first, set_cookie = get()
+                _, host, set_cookie = get()
                 break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
+        assert host == f"lab.example:{port}"  # with its port, or Streamlit refuses the websocket's Origin
         assert set_cookie is not None and set_cookie.startswith(f"{replicas.COOKIE}=")
         value = set_cookie.split(";")[0].split("=", 1)[1]
-        assert {get(value)[0] for _ in range(10)} == {first}  # the first page and every later request
+        with_cookie = [get(value) for _ in range(10)]
+        assert len({b for b, _, _ in with_cookie}) == 1  # the websocket, uploads and pictures: one replica
+        assert all(c is None for _, _, c in with_cookie)  # a browser's cookie is given once, not replaced
+        assert len({get(agent="no cookies")[0] for _ in range(10)}) == 1  # a browser refusing cookies too
         assert {get(f"browser{i}")[0] for i in range(24)} == set(ports)  # a room spreads over both
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
         for b in backends:
             b.shutdown()
+
+
+def test_a_failed_start_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica that can't start (its port is taken) is noticed without waiting out the timeout, and the
+    processes already started are stopped."""
+    if NGINX is None:
+        pytest.skip("needs nginx (Debian: nginx-light)")
+    started: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def spy(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        proc = real(*args, **kwargs)  # type: ignore[call-overload]
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(replicas.subprocess, "Popen", spy)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        t0 = time.monotonic()
+        try:
+            running = replicas.start(2, _free_port(), [taken.getsockname()[1], _free_port()], timeout=90)
+        except SystemExit as stop:
+            assert "did not start" in str(stop)
+        else:
+            running.stop()
+            pytest.fail("a replica on a taken port counted as started")
+    assert time.monotonic() - t0 < 60
+    assert len(started) == 3 and all(p.poll() is not None for p in started)  # two replicas and nginx

@@ -13,6 +13,7 @@ with their own photos costs a few MB each instead of every layer's maps (about 1
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import json
@@ -139,6 +140,11 @@ class ByteBudget:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether `key` holds a value now (it may be evicted right after)."""
+        with self._lock:
+            return key in self._entries
 
     def get(self, key: Hashable, compute: Callable[[], T], size: Callable[[T], int]) -> T:
         """The value of `key`, computed by `compute()` when missing (one thread computes, the others wait)."""
@@ -362,13 +368,13 @@ class FeatureIndex:
 
 def feature_index(model: models.LoadedModel, image: Image.Image, busy: str | None = None) -> FeatureIndex:
     """The layers, their shapes, the logits and the model's view of one image: one forward pass that keeps
-    no maps, shared by every session (`FEATURES`). `busy`: a spinner's text, shown only while the pass runs
-    (a spinner around a cached result still starts a timer thread on every rerun)."""
+    no maps, shared by every session (`FEATURES`). `busy`: a spinner's text, shown only when the index is
+    not cached yet (a spinner around a cached result still starts a timer thread on every rerun), around
+    the lookup, not inside the pass: a rerun or stop that Streamlit raises as the spinner closes comes after
+    the index is kept, and sessions waiting for another's pass see it too."""
     _start_housekeeping()
 
     def compute() -> FeatureIndex:
-        import contextlib
-
         import torch
 
         from cnnviz.hooks import capture
@@ -376,8 +382,7 @@ def feature_index(model: models.LoadedModel, image: Image.Image, busy: str | Non
 
         x = model.preprocess(image)
         x = on_model_device(model.model, x)
-        spinner = st.spinner(busy) if busy else contextlib.nullcontext()
-        with spinner, torch.no_grad(), capture(model.model, store=False) as cap:
+        with torch.no_grad(), capture(model.model, store=False) as cap:
             out = forward(model.model, x)
         last: dict[str, tuple[int, ...] | None] = {}
         calls: dict[str, int] = {}
@@ -394,11 +399,13 @@ def feature_index(model: models.LoadedModel, image: Image.Image, busy: str | Non
         view = model_view(x, model.spec.mean, model.spec.std)
         return FeatureIndex(tuple(shapes), shapes, logits, tuple(x.shape), view, calls)
 
-    return FEATURES.get(
-        ("index", model.fingerprint, image_key(image)),
-        compute,
-        lambda v: v.view.nbytes + (v.logits.nbytes if v.logits is not None else 0) + 200 * len(v.layers),
-    )
+    key = ("index", model.fingerprint, image_key(image))
+    with st.spinner(busy) if busy and key not in FEATURES else contextlib.nullcontext():
+        return FEATURES.get(
+            key,
+            compute,
+            lambda v: v.view.nbytes + (v.logits.nbytes if v.logits is not None else 0) + 200 * len(v.layers),
+        )
 
 
 def layer_map(model: models.LoadedModel, image: Image.Image, layer: str) -> np.ndarray:
