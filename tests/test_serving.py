@@ -80,10 +80,24 @@ def _free_port() -> int:
 
 
 class _Named(http.server.BaseHTTPRequestHandler):
-    """A stand-in replica: answers with its port and the Host header it was sent."""
+    """A stand-in replica: answers with its port and the Host header it was sent; files under /static/ come
+    with the cache header Streamlit 1.67 sends for its hashed JavaScript (checked by hand: "public, immutable,
+    max-age=31536000")."""
+
+    static_requests = 0
 
     def do_GET(self) -> None:
         body = f"{self.server.server_address[1]} {self.headers.get('Host')}".encode()
+        self.send_response(200)
+        if self.path.startswith("/static/"):
+            type(self).static_requests += 1
+            self.send_header("Cache-Control", "public, immutable, max-age=31536000")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:  # an upload: answers with the number of bytes that arrived
+        body = str(len(self.rfile.read(int(self.headers["Content-Length"])))).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -94,8 +108,10 @@ class _Named(http.server.BaseHTTPRequestHandler):
 
 
 @needs_nginx
-def test_nginx_sends_each_browser_to_one_replica_and_new_browsers_to_all(tmp_path: Path) -> None:
-    """Real nginx with `nginx_config`, in front of two stand-in backends."""
+def test_nginx_sends_each_browser_to_one_replica_and_new_browsers_to_all() -> None:
+    """Real nginx with `nginx_config` in the folder `start()` gives it, in front of two stand-in backends."""
+    workdir = replicas.nginx_workdir()
+    tmp_path = Path(workdir.name)
     backends = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Named) for _ in range(2)]
     for b in backends:
         threading.Thread(target=b.serve_forever, daemon=True).start()
@@ -135,11 +151,28 @@ def test_nginx_sends_each_browser_to_one_replica_and_new_browsers_to_all(tmp_pat
         assert all(c is None for _, _, c in with_cookie)  # a browser's cookie is given once, not replaced
         assert len({get(agent="no cookies")[0] for _ in range(10)}) == 1  # a browser refusing cookies too
         assert {get(f"browser{i}")[0] for i in range(24)} == set(ports)  # a room spreads over both
+
+        _Named.static_requests = 0
+        for i in range(24):  # every fresh browser fetches the JavaScript: the replicas send it once
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/static/js/index.abc123.js")
+            req.add_header("Cookie", f"{replicas.COOKIE}=browser{i}")
+            with urllib.request.urlopen(req, timeout=5) as r:
+                assert r.status == 200
+                status = r.headers.get("X-Cache-Status")
+        assert _Named.static_requests == 1 and status == "HIT"
+
+        # An upload larger than nginx buffers in memory goes through its temporary files to the replica.
+        data = bytes(range(256)) * (8 * 1024)  # 2 MB
+        upload = f"http://127.0.0.1:{port}/_stcore/upload_file/x"
+        req = urllib.request.Request(upload, data=data, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert int(r.read()) == len(data)
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
         for b in backends:
             b.shutdown()
+        workdir.cleanup()
 
 
 def test_a_failed_start_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch) -> None:
