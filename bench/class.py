@@ -292,6 +292,7 @@ def measure(
     idle: bool,
     keep: Path | None = None,
     replicas: int = 1,
+    static_cache: bool = True,
 ) -> list[tuple]:
     """Serves the app, warms it with one student, then runs one class per size in `sizes`.
 
@@ -312,7 +313,8 @@ def measure(
         server_env = {**env, "CNNVIZ_TIMING_LOG": str(log)}
         group = None
         if replicas > 1:
-            group = start_replicas(replicas, port, [free_port() for _ in range(replicas)], env=server_env)
+            backends = [free_port() for _ in range(replicas)]
+            group = start_replicas(replicas, port, backends, env=server_env, static_cache=static_cache)
             pids = group.pids
         else:
             server = serve(port, server_env)
@@ -363,6 +365,11 @@ def main() -> None:
         "--replicas", type=int, default=1, help="servers behind nginx, sticky sessions (deploy/replicas.py)"
     )
     ap.add_argument(
+        "--no-static-cache",
+        action="store_true",
+        help="with --replicas: nginx caches no static file",
+    )
+    ap.add_argument(
         "--browsers",
         choices=["idle", "equal"],
         default="idle",
@@ -382,7 +389,16 @@ def main() -> None:
         "OMP_NUM_THREADS": str(threads_per_replica(args.replicas)),
         **dict(e.split("=", 1) for e in args.env),
     }
-    rows = measure(sizes, args.think, args.after, env, args.browsers == "idle", args.log, args.replicas)
+    rows = measure(
+        sizes,
+        args.think,
+        args.after,
+        env,
+        args.browsers == "idle",
+        args.log,
+        args.replicas,
+        not args.no_static_cache,
+    )
     print(
         f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless "
         f"({'SCHED_IDLE' if args.browsers == 'idle' else 'as equals of the server'}), think {args.think} s, "
@@ -390,7 +406,11 @@ def main() -> None:
     )
     print("memory 'before' of the first class is the warm baseline (after one student came and left)")
     if args.replicas > 1:
-        print(f"{args.replicas} replicas behind nginx (deploy/replicas.py); memory and CPU are their sums")
+        cached = "uncached" if args.no_static_cache else "cached"
+        print(
+            f"{args.replicas} replicas behind nginx (deploy/replicas.py), static files {cached} by nginx; "
+            "memory and CPU are their sums"
+        )
     if env:
         print("server environment: " + " ".join(f"{k}={v}" for k, v in env.items()))
     print()

@@ -42,14 +42,30 @@ def threads_per_replica(replicas: int, cores: int | None = None) -> int:
     return max(1, (cores - 1) // replicas)
 
 
-def nginx_config(listen: str, port: int, backends: list[int], workdir: Path) -> str:
+def nginx_config(
+    listen: str, port: int, backends: list[int], workdir: Path, static_cache: bool = True
+) -> str:
     """An nginx configuration that serves on `listen:port` and sends each browser to one of `backends`
     (loopback ports), always the same one. Its temporary files and pid file live in `workdir`, so it runs
-    without root and beside a system nginx."""
+    without root and beside a system nginx. `static_cache=False` leaves Streamlit's static files uncached
+    (for `bench/class.py`'s comparison)."""
     if not backends:
         raise ValueError("nginx needs at least one backend port")
     servers = "\n".join(f"        server 127.0.0.1:{p};" for p in backends)
     w = workdir
+    # Streamlit's JavaScript and fonts: content-hashed names, sent "immutable, max-age one year". Kept here,
+    # so each file is read from a replica once, not once per fresh browser (one server's event loop spent
+    # about a fifth of its interpreter time sending them to a class).
+    static = """        location /static/ {
+            proxy_pass http://cnnviz;
+            proxy_http_version 1.1;
+            proxy_set_header Host $http_host;
+            proxy_cache cnnviz_static;
+            proxy_cache_key $uri;
+            proxy_cache_lock on;  # a room opening the page at once: one request goes on, the rest wait
+            add_header X-Cache-Status $upstream_cache_status always;
+        }
+"""
     return f"""daemon off;
 worker_processes 1;
 pid {w}/nginx.pid;
@@ -65,9 +81,6 @@ http {{
     uwsgi_temp_path {w}/uwsgi;
     scgi_temp_path {w}/scgi;
     client_max_body_size {MAX_UPLOAD_MB}m;
-    # Streamlit's JavaScript and fonts: content-hashed names, sent "immutable, max-age one year". Kept here,
-    # so each file is read from a replica once, not once per fresh browser (the replicas' event loops spent
-    # about a fifth of their interpreter time sending them to a class).
     proxy_cache_path {w}/cache levels=1:2 keys_zone=cnnviz_static:10m max_size=256m inactive=7d
                      use_temp_path=off;
     # The replica is picked by the cookie; a request without one (a browser's first, or a browser that
@@ -91,16 +104,7 @@ http {{
     }}
     server {{
         listen {listen}:{port};
-        location /static/ {{
-            proxy_pass http://cnnviz;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_cache cnnviz_static;
-            proxy_cache_key $uri;
-            proxy_cache_lock on;  # a room opening the page at once: one request goes on, the rest wait
-            add_header X-Cache-Status $upstream_cache_status always;
-        }}
-        location / {{
+{static if static_cache else ""}        location / {{
             proxy_pass http://cnnviz;
             proxy_http_version 1.1;
             # With its port: Streamlit checks a websocket's Origin against the Host it is given.
@@ -183,6 +187,7 @@ def start(
     flags: list[str] | None = None,
     timeout: float = 120,
     quiet: bool = True,
+    static_cache: bool = True,
 ) -> Replicas:
     """Starts `replicas` `streamlit run` processes on loopback `backend_ports` and nginx on `listen:port`,
     once every replica answers its health check. Whatever fails or interrupts the start (an exception,
@@ -212,7 +217,7 @@ def start(
                 subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out, env=base_env, start_new_session=True)
             )
         conf = workdir / "nginx.conf"
-        conf.write_text(nginx_config(listen, port, backend_ports, workdir))
+        conf.write_text(nginx_config(listen, port, backend_ports, workdir, static_cache))
         proxy = subprocess.Popen(
             [nginx, "-c", str(conf), "-p", str(workdir)], stdout=out, stderr=out, start_new_session=True
         )

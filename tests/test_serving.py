@@ -69,6 +69,9 @@ def test_the_proxy_keeps_a_browser_on_one_replica_and_passes_websockets_on(tmp_p
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     upload = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
     assert f"client_max_body_size {upload}m;" in conf  # a checkpoint the app takes also passes the proxy
+    assert "location /static/" in conf and "proxy_cache cnnviz_static;" in conf
+    plain = replicas.nginx_config("0.0.0.0", 8501, [8601], tmp_path, static_cache=False)
+    assert "location /static/" not in plain and "location / {" in plain
     with pytest.raises(ValueError):
         replicas.nginx_config("0.0.0.0", 8501, [], tmp_path)
 
