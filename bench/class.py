@@ -62,19 +62,19 @@ LAYERS = ["features.1.conv.0", "features.2.conv.0", "features.3.conv.0", "featur
 TIMEOUT_MS = 240_000
 
 
-def cpu_seconds(pids: int | list[int]) -> float:
+def cpu_seconds(pids: list[int]) -> float:
     """User plus system CPU time of `pids` so far (summed), from /proc/<pid>/stat."""
     total = 0.0
-    for pid in [pids] if isinstance(pids, int) else pids:
+    for pid in pids:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
 
 
-def rss_mb(pids: int | list[int], field_name: str = "VmRSS") -> float:
+def rss_mb(pids: list[int], field_name: str = "VmRSS") -> float:
     """Resident memory of `pids` in MB, summed (VmRSS now, or VmHWM: the peak since it started)."""
     total = 0.0
-    for pid in [pids] if isinstance(pids, int) else pids:
+    for pid in pids:
         lines = Path(f"/proc/{pid}/status").read_text().splitlines()
         found = [int(line.split()[1]) for line in lines if line.startswith(field_name + ":")]
         if not found:
@@ -86,8 +86,8 @@ def rss_mb(pids: int | list[int], field_name: str = "VmRSS") -> float:
 class Sampler:
     """Samples the summed VmRSS of processes every `every` seconds in a thread; `peak` since `reset()`."""
 
-    def __init__(self, pid: int | list[int], every: float = 0.2) -> None:
-        self.pid, self.every, self.peak = pid, every, 0.0
+    def __init__(self, pids: list[int], every: float = 0.2) -> None:
+        self.pids, self.every, self.peak = pids, every, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -95,12 +95,12 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                self.peak = max(self.peak, rss_mb(self.pid))
+                self.peak = max(self.peak, rss_mb(self.pids))
             except (OSError, ValueError):
                 return
 
     def reset(self) -> None:
-        self.peak = rss_mb(self.pid)
+        self.peak = rss_mb(self.pids)
 
     def stop(self) -> None:
         self._stop.set()
@@ -314,7 +314,7 @@ def measure(
         group = None
         if replicas > 1:
             backends = [free_port() for _ in range(replicas)]
-            group = start_replicas(replicas, port, backends, env=server_env, static_cache=static_cache)
+            group = start_replicas(port, backends, env=server_env, static_cache=static_cache)
             pids = group.pids
         else:
             server = serve(port, server_env)

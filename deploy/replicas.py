@@ -136,8 +136,7 @@ class Replicas:
     servers: list[subprocess.Popen[bytes]]
     nginx: subprocess.Popen[bytes]
     ports: list[int]
-    workdir: Path
-    _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    workdir: tempfile.TemporaryDirectory[str] = field(repr=False)  # nginx's configuration, cache, temp files
 
     @property
     def pids(self) -> list[int]:
@@ -146,8 +145,7 @@ class Replicas:
 
     def stop(self) -> None:
         stop_processes([self.nginx, *self.servers])
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        self.workdir.cleanup()
 
 
 def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
@@ -178,7 +176,6 @@ def _healthy(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> bool:
 
 
 def start(
-    replicas: int,
     port: int,
     backend_ports: list[int],
     listen: str = "127.0.0.1",
@@ -189,7 +186,7 @@ def start(
     quiet: bool = True,
     static_cache: bool = True,
 ) -> Replicas:
-    """Starts `replicas` `streamlit run` processes on loopback `backend_ports` and nginx on `listen:port`,
+    """Starts one `streamlit run` process on each loopback port of `backend_ports` and nginx on `listen:port`,
     once every replica answers its health check. Whatever fails or interrupts the start (an exception,
     Ctrl-C), the processes started so far are stopped.
 
@@ -199,10 +196,10 @@ def start(
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if nginx is None:
         raise SystemExit("nginx is not installed (Debian: apt-get install nginx-light)")
-    if len(backend_ports) != replicas:
-        raise ValueError(f"{replicas} replicas need {replicas} backend ports, got {backend_ports}")
+    if not backend_ports:
+        raise ValueError("replicas need at least one backend port")
     out = subprocess.DEVNULL if quiet else None
-    threads = str(threads_per_replica(replicas))
+    threads = str(threads_per_replica(len(backend_ports)))
     base_env = {**os.environ, "MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": threads, **(env or {})}
     tmp = nginx_workdir()
     workdir = Path(tmp.name)
@@ -231,7 +228,7 @@ def start(
         stop_processes([*([proxy] if proxy is not None else []), *servers])
         tmp.cleanup()
         raise
-    return Replicas(servers, proxy, list(backend_ports), workdir, tmp)
+    return Replicas(servers, proxy, list(backend_ports), tmp)
 
 
 def _stop_on(*signals: signal.Signals) -> None:
@@ -257,7 +254,7 @@ def main() -> None:
     _stop_on(signal.SIGTERM, signal.SIGHUP)  # before anything starts: a stop while starting stops it all
     running = None
     try:
-        running = start(args.replicas, args.port, ports, listen=args.address, quiet=False)
+        running = start(args.port, ports, listen=args.address, quiet=False)
         print(
             f"cnnviz: {args.replicas} replicas on ports {ports[0]}-{ports[-1]}, "
             f"{threads_per_replica(args.replicas)} torch thread(s) each, "

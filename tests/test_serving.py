@@ -197,7 +197,7 @@ def test_a_failed_start_leaves_no_process_behind(monkeypatch: pytest.MonkeyPatch
         taken.listen()
         t0 = time.monotonic()
         try:
-            running = replicas.start(2, _free_port(), [taken.getsockname()[1], _free_port()], timeout=90)
+            running = replicas.start(_free_port(), [taken.getsockname()[1], _free_port()], timeout=90)
         except SystemExit as stop:
             assert "did not start" in str(stop)
         else:
