@@ -293,13 +293,14 @@ def measure(
     keep: Path | None = None,
     replicas: int = 1,
     static_cache: bool = True,
+    nginx: bool = False,
 ) -> list[tuple]:
     """Serves the app, warms it with one student, then runs one class per size in `sizes`.
 
     With `idle`, the browsers run under SCHED_IDLE (the server under the bench's own policy): in a room they
     run on the students' laptops, so here they get the cores only when the server leaves them free.
-    With `replicas` > 1, that many servers behind nginx (`deploy/replicas.py`); memory and CPU are their sums,
-    and the warm-up student visits each replica once.
+    With `replicas` > 1 (or `nginx`), that many servers behind nginx (`deploy/replicas.py`); memory and CPU
+    are their sums (nginx's not included), and the warm-up student visits each replica once.
 
     Returns one row per class: (students, [Student], server timing rows, MB before, peak, after, seconds,
     the server's CPU seconds during the class, the browsers' threads per scheduling policy at its end).
@@ -312,7 +313,7 @@ def measure(
         url = f"http://127.0.0.1:{port}"
         server_env = {**env, "CNNVIZ_TIMING_LOG": str(log)}
         group = None
-        if replicas > 1:
+        if replicas > 1 or nginx:
             backends = [free_port() for _ in range(replicas)]
             group = start_replicas(port, backends, env=server_env, static_cache=static_cache)
             pids = group.pids
@@ -365,6 +366,11 @@ def main() -> None:
         "--replicas", type=int, default=1, help="servers behind nginx, sticky sessions (deploy/replicas.py)"
     )
     ap.add_argument(
+        "--nginx",
+        action="store_true",
+        help="with one server: put nginx in front of it too, as `make replicas REPLICAS=1` does",
+    )
+    ap.add_argument(
         "--no-static-cache",
         action="store_true",
         help="with --replicas: nginx caches no static file",
@@ -398,6 +404,7 @@ def main() -> None:
         args.log,
         args.replicas,
         not args.no_static_cache,
+        args.nginx,
     )
     print(
         f"cnnviz class bench: {os.cpu_count()} cores, loopback, chromium headless "
@@ -405,10 +412,10 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     print("memory 'before' of the first class is the warm baseline (after one student came and left)")
-    if args.replicas > 1:
+    if args.replicas > 1 or args.nginx:
         cached = "uncached" if args.no_static_cache else "cached"
         print(
-            f"{args.replicas} replicas behind nginx (deploy/replicas.py), static files {cached} by nginx; "
+            f"{args.replicas} replica(s) behind nginx (deploy/replicas.py), static files {cached} by nginx; "
             "memory and CPU are their sums"
         )
     if env:
@@ -472,6 +479,19 @@ def main() -> None:
         "browser threads at the end: idle / other policy",
         [f"{pol['idle']} / {sum(pol.values()) - pol['idle']}" for *_, pol in rows],
     )
+    # The goal's ratio. One student's p95 of three switches is their slowest, so every 1-student class in
+    # --students (e.g. 1,1,1,24) is pooled into the denominator.
+    solo = [r["wall"] for (n, *_), sw in zip(rows, switches, strict=True) if n == 1 for r in sw]
+    if solo:
+        print()
+        base = pct(solo, 0.95)
+        for (n, *_), sw in zip(rows, switches, strict=True):
+            if n > 1 and sw:
+                high = pct([r["wall"] for r in sw], 0.95)
+                print(
+                    f"server wall per switch, p95: {n} students {high:.3f} s / one student {base:.3f} s "
+                    f"({len(solo)} switches of the 1-student classes) = {high / base:.1f}x"
+                )
     for n, st, *_ in rows:
         for k, s in enumerate(st):
             for e in s.errors:
