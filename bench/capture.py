@@ -10,6 +10,8 @@ count, one run measures these configurations:
 - capture: `with capture(model)` over every module (hooks registered and removed inside the timed region),
   each output stored as a detached copy;
 - summaries: `capture(model, reduce=True, store=False)`, per-channel mean/max/min computed inside the hooks;
+- bare reductions: hooks that only compute sum, amax and amin per channel of each output and keep nothing,
+  the floor of `summaries` with torch's reduction kernels;
 - fx: `create_feature_extractor(model, return_nodes=<every node>)`, traced once outside the timed region;
 - keep-alive: hooks that hold every module's output by reference and copy nothing. It measures the floor
   of storing every activation (memory that cannot be reused while the pass runs), but like FX it returns
@@ -69,6 +71,7 @@ CONFIGS = (
     "plain",
     "capture",
     "summaries",
+    "bare reductions",
     "fx",
     "keep-alive",
     "grad-cam, full graph",
@@ -102,6 +105,8 @@ def runner(model: nn.Module, config: str) -> Callable[[torch.Tensor], object]:
             return cap
 
         return run_summaries
+    if config == "bare reductions":
+        return partial(_bare_reductions, model)
     if config == "fx":
         nodes = get_graph_node_names(model)[1]
         return create_feature_extractor(model, return_nodes=nodes)
@@ -128,6 +133,24 @@ def _keep_alive(model: nn.Module, x: torch.Tensor) -> list[tuple[str, object]]:
         for handle in handles:
             handle.remove()
     return kept
+
+
+def _bare_reductions(model: nn.Module, x: torch.Tensor) -> None:
+    """Hooks that only make the three per-channel reductions of a summary (sum, amax, amin) and keep
+    nothing: the floor of in-hook summaries with torch's own reduction kernels, below which no bookkeeping
+    can bring `summaries`."""
+
+    def reduce(_m: nn.Module, _a: object, out: object) -> None:
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and out.dim() >= 2:
+            dims = (0, *range(2, out.dim()))
+            out.sum(dim=dims), out.amax(dim=dims), out.amin(dim=dims)
+
+    handles = [m.register_forward_hook(reduce) for n, m in model.named_modules() if n]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def last_conv(model: nn.Module) -> str:
@@ -369,6 +392,12 @@ def main() -> None:
                 f"(best of {args.repeats}: {best[config]:.2f}×), goal ≤ {goal:.2f}×: {verdict}; "
                 f"one thread, CPU time: {cpu_ratio[config]:.2f}×, {cpu_verdict}"
             )
+        checks.append(
+            f"- {name} summaries floor: hooks that only reduce (sum, amax, amin) cost "
+            f"{cpu_ratio['bare reductions']:.2f}× plain (one thread, CPU time), summaries "
+            f"{cpu_ratio['summaries']:.2f}×: cnnviz's bookkeeping adds "
+            f"{cpu_ratio['summaries'] - cpu_ratio['bare reductions']:+.2f}×"
+        )
         wrong = wrong_outputs(model, x)
         for config, (differ, compared) in wrong.items():
             checks.append(
