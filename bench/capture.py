@@ -54,6 +54,7 @@ import statistics
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -138,10 +139,16 @@ def _keep_alive(model: nn.Module, x: torch.Tensor) -> list[tuple[str, object]]:
 def _bare_reductions(model: nn.Module, x: torch.Tensor) -> None:
     """Hooks that only make the three per-channel reductions of a summary (sum, amax, amin) and keep
     nothing: the floor of in-hook summaries with torch's own reduction kernels, below which no bookkeeping
-    can bring `summaries`."""
+    can bring `summaries`. Like `summaries`, a tensor that several modules return unchanged (a block and its
+    last ReLU) is reduced once."""
+    seen: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
 
     def reduce(_m: nn.Module, _a: object, out: object) -> None:
         if isinstance(out, torch.Tensor) and out.is_floating_point() and out.dim() >= 2:
+            known = seen.get(id(out))
+            if known is not None and known[0]() is out and known[1] == out._version:
+                return
+            seen[id(out)] = (weakref.ref(out), out._version)
             dims = (0, *range(2, out.dim()))
             out.sum(dim=dims), out.amax(dim=dims), out.amin(dim=dims)
 
