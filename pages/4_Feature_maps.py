@@ -5,7 +5,7 @@ from PIL import Image
 
 from cnnviz import charts
 from cnnviz.analysis.cam import CAM_METHODS, top_k
-from cnnviz.analysis.features import feature_map_stats, rank_channels
+from cnnviz.analysis.features import feature_map_stats
 from cnnviz.models import LoadedModel
 from cnnviz.ui import cache, trace_view
 from cnnviz.ui.sidebar import model_caption, page, require_model
@@ -53,7 +53,7 @@ def layer_view(loaded: LoadedModel, image: Image.Image) -> None:
     fmap = cache.layer_map(loaded, image, layer)
     c, h, w = fmap.shape
     st.write(t("fm.shape", c=c, h=h, w=w))
-    order = rank_channels(fmap)
+    order = cache.channel_order(loaded, image, layer)
     if h == w == 1:
         # A vector (a fully connected layer, a global pool): one number per channel, drawn as bars. As a grid
         # each 1 × 1 channel scaled to its own range would be one flat square, all of them alike.

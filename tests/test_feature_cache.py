@@ -226,6 +226,8 @@ def test_pictures_are_drawn_once_and_show_what_the_page_drew_before() -> None:
     image = Image.fromarray((rng.random((40, 40)) * 255).astype(np.uint8), "L")
     index = cache.feature_index(loaded, image)
     fmap = cache.layer_map(loaded, image, "conv2")
+    order = cache.channel_order(loaded, image, "conv2")
+    assert list(order) == list(rank_channels(fmap)) and cache.channel_order(loaded, image, "conv2") is order
     grid = render.channel_grid(fmap, rank_channels(fmap), max_channels=9)
     assert cache.grid_picture(loaded, image, "conv2", 9) == render.encode(grid.image)
     assert cache.grid_picture(loaded, image, "conv2", 16) != cache.grid_picture(loaded, image, "conv2", 9)

@@ -455,16 +455,27 @@ def view_picture(model: models.LoadedModel, image: Image.Image) -> bytes:
     return FEATURES.get(key, lambda: encode(index.view), len)
 
 
+def channel_order(model: models.LoadedModel, image: Image.Image, layer: str) -> np.ndarray:
+    """`rank_channels` of one layer's map (most active first, read-only), ranked once for every session: the
+    page's channel list, its statistics table and the grid all follow it on every rerun."""
+    from cnnviz.analysis.features import rank_channels
+
+    def make() -> np.ndarray:
+        order = rank_channels(layer_map(model, image, layer))
+        order.setflags(write=False)
+        return order
+
+    return FEATURES.get(("order", model.fingerprint, image_key(image), layer), make, lambda a: a.nbytes)
+
+
 def grid_picture(model: models.LoadedModel, image: Image.Image, layer: str, max_channels: int) -> bytes:
     """`render.channel_grid` of one layer's map (its `max_channels` most active channels first), encoded
     once for every session, kept beside the map in `FEATURES`."""
-    from cnnviz.analysis.features import rank_channels
     from cnnviz.render import channel_grid, encode
 
-    fmap = layer_map(model, image, layer)
-
     def make() -> bytes:
-        return encode(channel_grid(fmap, rank_channels(fmap), max_channels=max_channels).image)
+        fmap = layer_map(model, image, layer)
+        return encode(channel_grid(fmap, channel_order(model, image, layer), max_channels=max_channels).image)
 
     return FEATURES.get(("grid picture", model.fingerprint, image_key(image), layer, max_channels), make, len)
 
